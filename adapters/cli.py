@@ -1,0 +1,157 @@
+"""The `img-advisor` command: the composition root that builds the core and starts adapters.
+
+    img-advisor                 same as `img-advisor run`
+    img-advisor run             run the bot (console when no platform token is set)
+    img-advisor chat            an interactive console conversation
+    img-advisor ask [--json] [QUESTION]
+    img-advisor kb check [--dir DIR]
+    img-advisor eval FILE
+
+It lives at the edge (adapters/), so the core in bot/ never imports an adapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import bot
+from bot.advisor import Advisor
+from bot.knowledge import check_knowledge, load_knowledge
+from bot.markup import to_plain
+from bot.settings import Settings, SettingsError
+from bot.store import Store
+from bot.yamlsource import KnowledgeError
+
+log = logging.getLogger("img_advisor")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="img-advisor",
+        description="IMG Advisor: answers, quizzes and reminders for international medical graduates "
+                    "on the road to a US residency.",
+    )
+    parser.add_argument("--version", action="version", version=f"img-advisor {bot.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("run", help="run the bot (the console when no platform token is set)",
+                   description="Run the bot. With no platform token in the environment it runs "
+                               "the console adapter.")
+    sub.add_parser("chat", help="talk to the bot in this terminal",
+                   description="An interactive console conversation. /dm and /group switch chat "
+                               "type; a number presses a button; /quit leaves.")
+
+    ask = sub.add_parser("ask", help="answer one question (or one per line from stdin)",
+                         description="Answer QUESTION as the bot would in a private chat. With no "
+                                     "QUESTION, read one question per line from standard input.")
+    ask.add_argument("question", nargs="?", help="the question; omit to read lines from stdin")
+    ask.add_argument("--json", action="store_true",
+                     help='print {"text", "entry", "score", "suggestions"} as JSON (one object per line)')
+
+    kb = sub.add_parser("kb", help="knowledge-base tools", description="Knowledge-base tools.")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
+    check = kb_sub.add_parser("check", help="validate every knowledge file",
+                              description="Validate knowledge/ and report each problem with file and "
+                                          "line. Exit status 1 on errors (warnings do not fail).")
+    check.add_argument("--dir", type=Path, help="knowledge directory (default: IMG_ADVISOR_KB or the bundled one)")
+
+    ev = sub.add_parser("eval", help="score a question set (accuracy, out-of-scope rate, misses)",
+                        description="Score a question set in the format of shared/eval/faq_dev.yaml.")
+    ev.add_argument("file", type=Path, help="YAML list of {q, topic, expect_any}")
+    ev.add_argument("--quiet", action="store_true", help="print the summary only, not every miss")
+    return parser
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(f"img-advisor: {exc}") from None
+
+
+def _advisor(settings: Settings, store: Store | None = None) -> Advisor:
+    try:
+        kb = load_knowledge(settings.knowledge_dir)
+    except KnowledgeError as exc:
+        raise SystemExit(f"img-advisor: the knowledge base has errors:\n{exc}\n"
+                         "Run `img-advisor kb check` for details.") from None
+    return Advisor(kb, store or Store.open(settings.db_path))
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    advisor = _advisor(_settings(), Store.in_memory())
+    questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
+    for question in questions:
+        outcome = advisor.ask(question)
+        text = "\n\n".join(to_plain(r.text) for r in outcome.replies)
+        if args.json:
+            print(json.dumps({"text": text, "entry": outcome.entry, "score": outcome.score,
+                              "suggestions": outcome.suggestions}, ensure_ascii=False), flush=True)
+        else:
+            buttons = [b.label for r in outcome.replies for row in r.buttons for b in row]
+            print(text + "".join(f"\n[{i}] {label}" for i, label in enumerate(buttons, 1)))
+    return 0
+
+
+def _cmd_kb_check(args: argparse.Namespace) -> int:
+    directory = args.dir or _settings().knowledge_dir
+    kb, problems = check_knowledge(directory)
+    for problem in problems:
+        print(problem)
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    if kb is None:
+        print(f"{directory}: {errors} error(s), {warnings} warning(s)")
+        return 1
+    print(f"{directory}: OK: {len(kb.entries)} entries in {len(kb.topics)} topics, "
+          f"{len(kb.synonyms)} synonyms; {warnings} warning(s)")
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from adapters.console import run_console
+
+    settings = _settings()
+    store = Store.open(settings.db_path)
+    try:
+        asyncio.run(run_console(_advisor(settings, store)))
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from bot.evaluation import evaluate, load_questions, print_report
+
+    advisor = _advisor(_settings(), Store.in_memory())
+    report = evaluate(advisor, load_questions(args.file))
+    print_report(report, show_misses=not args.quiet)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `img-advisor` command."""
+    args = _parser().parse_args(argv)
+    level = _settings().log_level if args.command != "kb" else "WARNING"
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = args.command or "run"
+    if command in ("run", "chat"):
+        return _cmd_chat(args)
+    if command == "ask":
+        return _cmd_ask(args)
+    if command == "kb":
+        return _cmd_kb_check(args)
+    if command == "eval":
+        return _cmd_eval(args)
+    raise AssertionError(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

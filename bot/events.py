@@ -1,0 +1,75 @@
+"""The platform-neutral values that cross the core/adapter boundary.
+
+An adapter turns a platform event into one `Incoming`, calls `Advisor.handle`, and
+renders the `Reply` values it gets back. Nothing here knows about any platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_ACTION_BYTES = 64
+"""A button's action must fit Telegram's `callback_data` limit (64 bytes)."""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a user did: a message, a command or a button press."""
+
+    platform: str
+    chat_id: str
+    user_id: str
+    user_name: str = ""
+    is_private: bool = True
+    text: str = ""
+    action: str | None = None
+    addressed: bool = False
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button the user can press; pressing it sends `action` back to the core."""
+
+    label: str
+    action: str
+
+    def __post_init__(self) -> None:
+        if len(self.action.encode("utf-8")) > MAX_ACTION_BYTES:
+            raise ValueError(f"button action longer than {MAX_ACTION_BYTES} bytes: {self.action!r}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Something the bot says, in the core's small markup (see `bot.markup`).
+
+    `private` asks the adapter to deliver it to the user privately (a DM or an
+    ephemeral message) rather than in the chat the event came from.
+    """
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """Where a message goes: a chat on one platform."""
+
+    platform: str
+    chat_id: str
+
+
+def button_rows(buttons: list[Button], per_row: int = 1) -> tuple[tuple[Button, ...], ...]:
+    """Arrange buttons into rows of `per_row` (phones fit one long label per row)."""
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+@dataclass
+class Outcome:
+    """What the core did with an event, for the CLI's `--json` output and evaluation."""
+
+    replies: list[Reply] = field(default_factory=list)
+    entry: str | None = None
+    score: float | None = None
+    suggestions: list[str] = field(default_factory=list)

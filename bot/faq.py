@@ -1,0 +1,128 @@
+"""Answer questions from the knowledge base: confident answer, "did you mean", or honest "not sure".
+
+Before the knowledge base is searched, phrases from knowledge/smalltalk.yaml are
+recognised: greetings and thanks get a short friendly reply, group chatter a short
+one, and out-of-scope subjects (other countries' exams, clinical questions, off-topic
+chat) a polite decline. Nothing here knows about any platform.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+from bot.events import Button, Outcome, Reply, button_rows
+from bot.knowledge import KnowledgeBase, Link, SmallTalkKind
+from bot.markup import bold, escape, link
+from bot.matching import Candidate, Matcher
+from bot.normalize import normalize
+
+ANSWER_AT = 0.62
+"""A top score at or above this is answered directly (chosen with `img-advisor eval`)."""
+SUGGEST_AT = 0.36
+"""Entries scoring at or above this (but no answer) are offered as "did you mean"."""
+MARGIN = 0.04
+"""A top score this close to the runner-up is ambiguous: offer both instead of guessing."""
+MAX_SUGGESTIONS = 3
+MAX_RELATED = 3
+
+
+class _PhraseSet:
+    """Finds any of a list of phrases as whole words inside normalised text."""
+
+    def __init__(self, kind: SmallTalkKind):
+        self.reply = kind.reply
+        phrases = sorted({normalize(p) for p in kind.phrases if normalize(p)}, key=len, reverse=True)
+        self._pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b")
+
+    def found_in(self, normalized: str) -> bool:
+        return bool(self._pattern.search(normalized))
+
+
+class FaqService:
+    """Turns questions into replies using one loaded knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self.matcher = Matcher(list(kb.entries.values()), kb.synonyms)
+        self.greeting = _PhraseSet(kb.smalltalk.greeting)
+        self.thanks = _PhraseSet(kb.smalltalk.thanks)
+        self.chatter = _PhraseSet(kb.smalltalk.chatter)
+        self.out_of_scope = _PhraseSet(kb.smalltalk.out_of_scope)
+
+    def answer(self, question: str) -> Outcome:
+        """Decide what to say to `question`, with the entry, score and suggestions behind it."""
+        normalized = normalize(question)
+        ranked = self.matcher.rank(question, limit=MAX_SUGGESTIONS + 1)
+        top = ranked[0] if ranked else None
+        if self.out_of_scope.found_in(normalized):
+            return Outcome([Reply(self.out_of_scope.reply, self._topic_buttons())], None, top.score if top else None)
+        if top and self._confident(ranked):
+            return Outcome([self.entry_reply(top.entry_id)], top.entry_id, top.score)
+        for kind in (self.thanks, self.greeting, self.chatter):
+            if kind.found_in(normalized):
+                return Outcome([Reply(kind.reply)], None, top.score if top else None)
+        suggestions = [c for c in ranked if c.score >= SUGGEST_AT][:MAX_SUGGESTIONS]
+        if suggestions:
+            return Outcome([self._did_you_mean(suggestions)], None, top.score if top else None,
+                           [c.entry_id for c in suggestions])
+        return Outcome([self.nothing_fits()], None, top.score if top else None)
+
+    @staticmethod
+    def _confident(ranked: list[Candidate]) -> bool:
+        top = ranked[0]
+        if top.score < ANSWER_AT:
+            return False
+        return len(ranked) < 2 or top.score - ranked[1].score >= MARGIN or top.score >= ANSWER_AT + 0.15
+
+    def entry_reply(self, entry_id: str) -> Reply:
+        """The full answer of one entry: title, answer, sources, review date, related buttons."""
+        entry = self.kb.entries[entry_id]
+        sources = " · ".join(_render_source(s) for s in entry.sources)
+        text = (
+            f"{bold(entry.title)}\n\n{entry.answer.strip()}\n\n"
+            f"Sources: {sources}\nReviewed: {entry.reviewed.strftime('%B %Y')}"
+        )
+        related = [self.kb.entries[r] for r in entry.related if r in self.kb.entries][:MAX_RELATED]
+        buttons = [Button(f"More: {e.title}", f"faq:{e.id}") for e in related]
+        return Reply(text, button_rows(buttons))
+
+    def _did_you_mean(self, suggestions: list[Candidate]) -> Reply:
+        buttons = [Button(self.kb.entries[c.entry_id].title, f"faq:{c.entry_id}") for c in suggestions]
+        return Reply("I'm not sure I understood. Did you mean one of these?", button_rows(buttons))
+
+    def nothing_fits(self) -> Reply:
+        """What to say when no entry fits: say so, and offer the topics."""
+        return Reply(
+            "Sorry, I don't have an answer for that. I cover the road to a US residency for "
+            "international medical graduates: US clinical experience, ECFMG, USMLE, visas, costs, "
+            "letters, timing and the Match. Try other words, or pick a topic:",
+            self._topic_buttons(),
+        )
+
+    def _topic_buttons(self) -> tuple[tuple[Button, ...], ...]:
+        buttons = [Button(t.title, f"topic:{t.id}") for t in self.kb.topics.values() if self.kb.entries_in(t.id)]
+        return button_rows(buttons, per_row=2)
+
+    def topics_reply(self) -> Reply:
+        """The list of topics, one button each."""
+        return Reply("Pick a topic:", self._topic_buttons())
+
+    def topic_reply(self, topic_id: str) -> Reply | None:
+        """The entries of one topic as buttons, or None if the topic does not exist."""
+        topic = self.kb.topics.get(topic_id)
+        if topic is None:
+            return None
+        buttons = [Button(e.title, f"faq:{e.id}") for e in self.kb.entries_in(topic_id)]
+        buttons.append(Button("« All topics", "topics"))
+        return Reply(f"{bold(topic.title)}\n{escape(topic.description)}", button_rows(buttons))
+
+
+def _render_source(source: Link | str) -> str:
+    if isinstance(source, Link):
+        return link(source.title, source.url)
+    if source.startswith(("http://", "https://")):
+        host = urlparse(source).netloc.removeprefix("www.")
+        return link(host or source, source)
+    return escape(source)
+

@@ -1,0 +1,282 @@
+"""The knowledge base: FAQ entries, topics, synonyms and small talk, loaded from YAML.
+
+`load_knowledge(directory)` reads and validates every file and returns a
+`KnowledgeBase`, or raises `KnowledgeError` listing each problem with file and line.
+`check_knowledge(directory)` returns all problems, warnings included, for
+`img-advisor kb check`. The layout of knowledge/ is described in knowledge/README.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from rapidfuzz import fuzz, process
+
+from bot.normalize import normalize
+from bot.yamlsource import KnowledgeError, Problem, YamlDoc, load
+
+ANSWER_SOFT_LIMIT = 900
+ANSWER_HARD_LIMIT = 1200
+REVIEW_MAX_AGE_DAYS = 365
+COLLISION_SCORE = 95.0
+
+EntryId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Link(_Strict):
+    """A source with a title to show and a URL."""
+
+    title: Text
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+
+
+
+
+def _source(value: Any) -> Link | str:
+    """A source: {title, url}, a bare URL, or a citation text such as a seed article's name."""
+    if isinstance(value, dict):
+        return Link.model_validate(value)
+    if isinstance(value, str) and len(value.strip()) >= 3:
+        return value.strip()
+    raise ValueError("a source is a URL, a citation text in quotes, or a mapping with title and url")
+
+
+Source = Annotated[Union[Link, str], BeforeValidator(_source)]
+
+
+class Entry(_Strict):
+    """One FAQ entry: the questions it answers, the answer, and where the answer comes from."""
+
+    id: EntryId
+    topic: EntryId
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=60)]
+    questions: list[Text] = Field(min_length=2)
+    answer: Text
+    sources: list[Source] = Field(min_length=1)
+    reviewed: dt.date
+    related: list[EntryId] = []
+    keywords: list[Text] = []
+
+
+class Topic(_Strict):
+    """A group of entries, browsed with /topics."""
+
+    id: EntryId
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
+    description: Text
+
+
+class SmallTalkKind(_Strict):
+    """Phrases that are not questions for the knowledge base, and what to say back."""
+
+    phrases: list[Text] = Field(min_length=1)
+    reply: Text
+
+
+class SmallTalk(_Strict):
+    """Greetings, thanks and out-of-scope subjects (knowledge/smalltalk.yaml)."""
+
+    greeting: SmallTalkKind
+    thanks: SmallTalkKind
+    chatter: SmallTalkKind
+    out_of_scope: SmallTalkKind
+
+
+@dataclass
+class KnowledgeBase:
+    """Everything loaded from knowledge/, validated."""
+
+    entries: dict[str, Entry]
+    topics: dict[str, Topic]
+    synonyms: dict[str, str]
+    smalltalk: SmallTalk
+    warnings: list[Problem] = field(default_factory=list)
+
+    def entries_in(self, topic_id: str) -> list[Entry]:
+        """The entries of one topic, in file order."""
+        return [e for e in self.entries.values() if e.topic == topic_id]
+
+
+_ENTRY = TypeAdapter(Entry)
+_TOPICS = TypeAdapter(list[Topic])
+_SYNONYMS = TypeAdapter(dict[Text, list[Text]])
+
+
+_WHOLE = object()
+
+
+def _validate(doc: YamlDoc, adapter: TypeAdapter, problems: list[Problem],
+              value: Any = _WHOLE, prefix: tuple[Any, ...] = ()) -> Any:
+    """Validate `value` (default: the whole document), turning errors into problems with lines."""
+    try:
+        return adapter.validate_python(doc.value if value is _WHOLE else value)
+    except ValidationError as exc:
+        for err in exc.errors():
+            # keep list indexes and real field names; drop pydantic's union-member labels
+            path = prefix + tuple(p for p in err["loc"] if isinstance(p, int) or p in _FIELD_NAMES)
+            named = [str(p) for p in path if not isinstance(p, int)]
+            if err["type"] == "extra_forbidden":
+                msg = f"unknown field {err['loc'][-1]!r}"
+                path = prefix + tuple(err["loc"])
+            elif err["type"] == "missing":
+                msg = f"missing field {err['loc'][-1]!r}"
+            else:
+                msg = f"{'.'.join(named) or 'value'}: {err['msg']}"
+            problems.append(Problem(doc.name, doc.line_of(path), msg))
+        return None
+
+
+_FIELD_NAMES = set(Entry.model_fields) | set(Topic.model_fields) | set(SmallTalk.model_fields) | {"phrases", "reply"}
+
+
+def _load_doc(root: Path, rel: str, problems: list[Problem]) -> YamlDoc | None:
+    path = root / rel
+    if not path.exists():
+        problems.append(Problem(rel, 1, "file is missing"))
+        return None
+    doc, found = load(path, rel)
+    problems.extend(found)
+    return doc
+
+
+def _synonym_map(raw: dict[str, list[str]]) -> dict[str, str]:
+    """variant (normalised) -> canonical (normalised), longest variants first."""
+    mapping: dict[str, str] = {}
+    for canonical, variants in raw.items():
+        canon = normalize(canonical)
+        for variant in variants:
+            mapping[normalize(variant)] = canon
+    return dict(sorted(mapping.items(), key=lambda kv: -len(kv[0])))
+
+
+def _check_entries(entries: list[tuple[Entry, YamlDoc, int]], topics: dict[str, Topic],
+                   today: dt.date, problems: list[Problem], broken_ids: set[str]) -> None:
+    ids: dict[str, tuple[str, int]] = {}
+    for entry, doc, index in entries:
+        line = doc.line_of((index,))
+        if entry.id in ids:
+            first = ids[entry.id]
+            problems.append(Problem(doc.name, line, f"duplicate id {entry.id!r} (first at {first[0]}:{first[1]})"))
+        ids.setdefault(entry.id, (doc.name, line))
+        if entry.topic not in topics:
+            problems.append(Problem(doc.name, doc.line_of((index, "topic")),
+                                    f"topic {entry.topic!r} is not in topics.yaml"))
+        if len(entry.answer) > ANSWER_HARD_LIMIT:
+            problems.append(Problem(doc.name, doc.line_of((index, "answer")),
+                                    f"answer is {len(entry.answer)} characters; keep it under {ANSWER_SOFT_LIMIT}"))
+        elif len(entry.answer) > ANSWER_SOFT_LIMIT:
+            problems.append(Problem(doc.name, doc.line_of((index, "answer")),
+                                    f"answer is {len(entry.answer)} characters; about {ANSWER_SOFT_LIMIT} reads best on a phone",
+                                    "warning"))
+        age = (today - entry.reviewed).days
+        if age > REVIEW_MAX_AGE_DAYS:
+            problems.append(Problem(doc.name, doc.line_of((index, "reviewed")),
+                                    f"reviewed {entry.reviewed} is over 12 months ago; check the facts again", "warning"))
+        if entry.reviewed > today:
+            problems.append(Problem(doc.name, doc.line_of((index, "reviewed")),
+                                    f"reviewed {entry.reviewed} is in the future"))
+    for entry, doc, index in entries:
+        for j, rel in enumerate(entry.related):
+            if rel not in ids and rel not in broken_ids:
+                problems.append(Problem(doc.name, doc.line_of((index, "related", j)), f"related id {rel!r} does not exist"))
+            elif rel == entry.id:
+                problems.append(Problem(doc.name, doc.line_of((index, "related", j)), "an entry cannot be related to itself"))
+    _check_collisions(entries, problems)
+
+
+def _check_collisions(entries: list[tuple[Entry, YamlDoc, int]], problems: list[Problem]) -> None:
+    """Two entries whose questions are (nearly) the same would fight over every match."""
+    owners: list[tuple[str, YamlDoc, int, int]] = []
+    texts: list[str] = []
+    for entry, doc, index in entries:
+        for q_index, question in enumerate(entry.questions):
+            owners.append((entry.id, doc, index, q_index))
+            texts.append(normalize(question))
+    if not texts:
+        return
+    reported: set[tuple[str, str]] = set()
+    for i, text in enumerate(texts):
+        for _, _, j in process.extract(text, texts[i + 1:], scorer=fuzz.ratio,
+                                       score_cutoff=COLLISION_SCORE, limit=None):
+            j += i + 1
+            pair = (owners[i][0], owners[j][0])
+            if pair[0] == pair[1] or pair in reported:
+                continue
+            reported.add(pair)
+            _, doc_j, index_j, q_j = owners[j]
+            _, doc_i, index_i, q_i = owners[i]
+            problems.append(Problem(
+                doc_j.name, doc_j.line_of((index_j, "questions", q_j)),
+                f"question {texts[j]!r} of {owners[j][0]!r} collides with {texts[i]!r} of {owners[i][0]!r} "
+                f"({doc_i.name}:{doc_i.line_of((index_i, 'questions', q_i))}); reword one of them",
+            ))
+
+
+def check_knowledge(directory: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | None, list[Problem]]:
+    """Load and validate everything under `directory`; return the base (if no errors) and all problems."""
+    today = today or dt.date.today()
+    problems: list[Problem] = []
+    topics: dict[str, Topic] = {}
+    topic_lines: dict[str, int] = {}
+    doc = _load_doc(directory, "topics.yaml", problems)
+    if doc is not None:
+        for index, topic in enumerate(_validate(doc, _TOPICS, problems) or []):
+            topics[topic.id] = topic
+            topic_lines[topic.id] = doc.line_of((index,))
+
+    synonyms: dict[str, str] = {}
+    doc = _load_doc(directory, "synonyms.yaml", problems)
+    if doc is not None:
+        synonyms = _synonym_map(_validate(doc, _SYNONYMS, problems) or {})
+
+    smalltalk = None
+    doc = _load_doc(directory, "smalltalk.yaml", problems)
+    if doc is not None:
+        smalltalk = _validate(doc, TypeAdapter(SmallTalk), problems)
+
+    faq_dir = directory / "faq"
+    files = sorted(faq_dir.glob("*.yaml")) if faq_dir.is_dir() else []
+    if not files:
+        problems.append(Problem("faq/", 1, "no FAQ files (faq/*.yaml)"))
+    loaded: list[tuple[Entry, YamlDoc, int]] = []
+    broken_ids: set[str] = set()  # entries with errors of their own: not reported again as dangling
+    for path in files:
+        doc = _load_doc(directory, f"faq/{path.name}", problems)
+        if doc is None:
+            continue
+        if not isinstance(doc.value, list):
+            problems.append(Problem(doc.name, 1, "an FAQ file is a list of entries (each starting with '- id:')"))
+            continue
+        for index, raw in enumerate(doc.value):
+            entry = _validate(doc, _ENTRY, problems, value=raw, prefix=(index,))
+            if entry is not None:
+                loaded.append((entry, doc, index))
+            elif isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                broken_ids.add(raw["id"])
+    _check_entries(loaded, topics, today, problems, broken_ids)
+    for topic_id in topics:
+        if not any(e.topic == topic_id for e, _, _ in loaded):
+            problems.append(Problem("topics.yaml", topic_lines[topic_id], f"topic {topic_id!r} has no entries", "warning"))
+
+    if any(p.severity == "error" for p in problems) or smalltalk is None:
+        return None, problems
+    entries = {e.id: e for e, _, _ in loaded}
+    warnings = [p for p in problems if p.severity == "warning"]
+    return KnowledgeBase(entries, topics, synonyms, smalltalk, warnings), problems
+
+
+def load_knowledge(directory: Path, today: dt.date | None = None) -> KnowledgeBase:
+    """Load the knowledge base, or raise `KnowledgeError` naming each problem's file and line."""
+    kb, problems = check_knowledge(directory, today)
+    if kb is None:
+        raise KnowledgeError(problems)
+    return kb

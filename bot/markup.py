@@ -1,0 +1,88 @@
+"""The core's small markup, which every adapter renders in its own way.
+
+Reply text is plain text with three additions:
+
+- ``**bold**`` for a short emphasis (titles, labels);
+- ``[title](https://url)`` for a link shown with its title;
+- a backslash escapes the next character, so user text can never turn into markup.
+
+Text that came from a user or from the knowledge base and is not meant as markup
+goes through `escape` before it is put into a reply. Adapters call `parse` and
+render the segments (Telegram HTML, Discord markdown, plain console text).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SPECIAL = re.compile(r"([\\*\[\]()])")
+_TOKEN = re.compile(
+    r"\\(?P<escaped>.)"
+    r"|\*\*(?P<bold>(?:\\.|[^*\\])+)\*\*"
+    r"|\[(?P<title>(?:\\.|[^\]\\])+)\]\((?P<url>https?://[^\s)]+)\)",
+    re.DOTALL,
+)
+_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of text: plain, bold, or a link with a title."""
+
+    kind: str  # "text" | "bold" | "link"
+    text: str
+    url: str = ""
+
+
+def escape(text: str) -> str:
+    """Make `text` safe to embed in markup: every special character is escaped."""
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def bold(text: str) -> str:
+    """Markup for `text` shown in bold; `text` is escaped."""
+    return f"**{escape(text)}**"
+
+
+def link(title: str, url: str) -> str:
+    """Markup for a link shown with its title; falls back to plain text for odd URLs."""
+    if not re.fullmatch(r"https?://[^\s)]+", url):
+        return escape(f"{title} ({url})")
+    return f"[{escape(title)}]({url})"
+
+
+def parse(text: str) -> list[Segment]:
+    """Split markup into segments, merging neighbouring plain text."""
+    segments: list[Segment] = []
+    plain: list[str] = []
+    pos = 0
+
+    def flush() -> None:
+        if plain:
+            segments.append(Segment("text", "".join(plain)))
+            plain.clear()
+
+    for match in _TOKEN.finditer(text):
+        plain.append(text[pos : match.start()])
+        pos = match.end()
+        if match.group("escaped") is not None:
+            plain.append(match.group("escaped"))
+        elif match.group("bold") is not None:
+            flush()
+            segments.append(Segment("bold", _UNESCAPE.sub(r"\1", match.group("bold"))))
+        else:
+            flush()
+            title = _UNESCAPE.sub(r"\1", match.group("title"))
+            segments.append(Segment("link", title, match.group("url")))
+    plain.append(text[pos:])
+    flush()
+    return [s for s in segments if s.text]
+
+
+def to_plain(text: str) -> str:
+    """Render markup as plain text: bold loses its stars, links show `title (url)`."""
+    out = []
+    for seg in parse(text):
+        out.append(f"{seg.text} ({seg.url})" if seg.kind == "link" else seg.text)
+    return "".join(out)

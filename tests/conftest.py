@@ -1,0 +1,25 @@
+"""Shared fixtures: the shipped knowledge base (loaded once), an Advisor on an in-memory store."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.advisor import Advisor
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.settings import bundled_knowledge_dir
+from bot.store import Store
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load_knowledge(bundled_knowledge_dir())
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store.in_memory()
+
+
+@pytest.fixture
+def advisor(kb: KnowledgeBase, store: Store) -> Advisor:
+    return Advisor(kb, store)
