@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -137,6 +138,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `img-advisor` command."""
+    if hasattr(signal, "SIGPIPE"):  # `img-advisor eval ... | head` should just stop
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _parser().parse_args(argv)
     level = _settings().log_level if args.command != "kb" else "WARNING"
     logging.basicConfig(level=level, stream=sys.stderr,

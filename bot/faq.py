@@ -17,12 +17,16 @@ from bot.markup import bold, escape, link
 from bot.matching import Candidate, Matcher
 from bot.normalize import normalize
 
-ANSWER_AT = 0.62
+ANSWER_AT = 0.42
 """A top score at or above this is answered directly (chosen with `img-advisor eval`)."""
-SUGGEST_AT = 0.36
+SUGGEST_AT = 0.30
 """Entries scoring at or above this (but no answer) are offered as "did you mean"."""
-MARGIN = 0.04
+MARGIN = 0.02
 """A top score this close to the runner-up is ambiguous: offer both instead of guessing."""
+SURE_AT = 0.70
+"""A question of several words scoring this high is answered even when a runner-up is close."""
+ONE_WORD_MARGIN = 0.15
+"""A one-word question ("visa?", "fees") fits many entries: answer only a clear winner."""
 MAX_SUGGESTIONS = 3
 MAX_RELATED = 3
 
@@ -49,15 +53,20 @@ class FaqService:
         self.thanks = _PhraseSet(kb.smalltalk.thanks)
         self.chatter = _PhraseSet(kb.smalltalk.chatter)
         self.out_of_scope = _PhraseSet(kb.smalltalk.out_of_scope)
+        self._entry_replies: dict[str, Reply] = {}
+        buttons = [Button(t.title, f"topic:{t.id}") for t in kb.topics.values() if kb.entries_in(t.id)]
+        self._topic_buttons = button_rows(buttons, per_row=2)
 
     def answer(self, question: str) -> Outcome:
         """Decide what to say to `question`, with the entry, score and suggestions behind it."""
         normalized = normalize(question)
-        ranked = self.matcher.rank(question, limit=MAX_SUGGESTIONS + 1)
+        stems = self.matcher.stems(normalized, normalized=True)
+        ranked = self.matcher.rank(question, limit=MAX_SUGGESTIONS + 1, q_stems=stems)
+        words = len(stems)
         top = ranked[0] if ranked else None
         if self.out_of_scope.found_in(normalized):
-            return Outcome([Reply(self.out_of_scope.reply, self._topic_buttons())], None, top.score if top else None)
-        if top and self._confident(ranked):
+            return Outcome([Reply(self.out_of_scope.reply, self._topic_buttons)], None, top.score if top else None)
+        if top and is_confident(ranked, words):
             return Outcome([self.entry_reply(top.entry_id)], top.entry_id, top.score)
         for kind in (self.thanks, self.greeting, self.chatter):
             if kind.found_in(normalized):
@@ -68,15 +77,14 @@ class FaqService:
                            [c.entry_id for c in suggestions])
         return Outcome([self.nothing_fits()], None, top.score if top else None)
 
-    @staticmethod
-    def _confident(ranked: list[Candidate]) -> bool:
-        top = ranked[0]
-        if top.score < ANSWER_AT:
-            return False
-        return len(ranked) < 2 or top.score - ranked[1].score >= MARGIN or top.score >= ANSWER_AT + 0.15
-
     def entry_reply(self, entry_id: str) -> Reply:
         """The full answer of one entry: title, answer, sources, review date, related buttons."""
+        reply = self._entry_replies.get(entry_id)
+        if reply is None:
+            reply = self._entry_replies[entry_id] = self._render_entry(entry_id)
+        return reply
+
+    def _render_entry(self, entry_id: str) -> Reply:
         entry = self.kb.entries[entry_id]
         sources = " · ".join(_render_source(s) for s in entry.sources)
         text = (
@@ -97,16 +105,12 @@ class FaqService:
             "Sorry, I don't have an answer for that. I cover the road to a US residency for "
             "international medical graduates: US clinical experience, ECFMG, USMLE, visas, costs, "
             "letters, timing and the Match. Try other words, or pick a topic:",
-            self._topic_buttons(),
+            self._topic_buttons,
         )
-
-    def _topic_buttons(self) -> tuple[tuple[Button, ...], ...]:
-        buttons = [Button(t.title, f"topic:{t.id}") for t in self.kb.topics.values() if self.kb.entries_in(t.id)]
-        return button_rows(buttons, per_row=2)
 
     def topics_reply(self) -> Reply:
         """The list of topics, one button each."""
-        return Reply("Pick a topic:", self._topic_buttons())
+        return Reply("Pick a topic:", self._topic_buttons)
 
     def topic_reply(self, topic_id: str) -> Reply | None:
         """The entries of one topic as buttons, or None if the topic does not exist."""
@@ -116,6 +120,17 @@ class FaqService:
         buttons = [Button(e.title, f"faq:{e.id}") for e in self.kb.entries_in(topic_id)]
         buttons.append(Button("« All topics", "topics"))
         return Reply(f"{bold(topic.title)}\n{escape(topic.description)}", button_rows(buttons))
+
+
+def is_confident(ranked: list[Candidate], words: int, answer_at: float = ANSWER_AT,
+                 margin: float = MARGIN, one_word_margin: float = ONE_WORD_MARGIN) -> bool:
+    """Whether the best candidate is good enough, and far enough ahead, to answer directly."""
+    if not ranked or ranked[0].score < answer_at:
+        return False
+    gap = ranked[0].score - ranked[1].score if len(ranked) > 1 else 1.0
+    if words <= 1:
+        return gap >= one_word_margin
+    return gap >= margin or ranked[0].score >= SURE_AT
 
 
 def _render_source(source: Link | str) -> str:

@@ -4,23 +4,26 @@ The score of an entry (0..1) blends three signals, each computed on stems after
 synonyms are expanded and typos repaired against the knowledge base's vocabulary:
 
 - coverage: how much of the question's information (idf-weighted) the entry's
-  questions, title and keywords contain;
+  questions, title and keywords contain (words found only in its answer count less);
 - closeness: weighted Dice overlap with the entry's single closest phrasing;
 - fuzz: rapidfuzz's token_sort_ratio against that phrasing, for word order and
   near-misses that survive stemming.
 
-Only entries sharing at least one stem with the question are scored (an inverted
-index), which keeps a 2,000-entry base fast. Weights and thresholds were chosen by
+Only entries sharing at least one stem with the question are considered (an inverted
+index), and only the SHORTLIST best covered are scored in full, which keeps a
+2,000-entry base fast. Weights and thresholds were chosen by
 measurement with `img-advisor eval` (see README, "Matching").
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
 from rapidfuzz import fuzz, process
 
@@ -30,6 +33,10 @@ from bot.normalize import content_stems, normalize
 W_COVERAGE = 0.45
 W_CLOSENESS = 0.35
 W_FUZZ = 0.20
+W_ANSWER_WORDS = 0.3
+"""A question word found only in an entry's answer (not its questions) counts this much."""
+SHORTLIST = 25
+"""Only the entries whose questions cover the most of the question are scored in full."""
 TYPO_CUTOFF = 82.0
 MIN_TYPO_LENGTH = 4
 
@@ -68,6 +75,7 @@ class Matcher:
         self.entry_ids: list[str] = []
         self._phrasings: list[tuple[int, frozenset[str], str, float]] = []  # entry, stems, joined, weight
         self._entry_bags: list[frozenset[str]] = []
+        self._answer_bags: list[frozenset[str]] = []
         phrasings: list[tuple[int, frozenset[str], str]] = []
         postings: dict[str, set[int]] = defaultdict(set)
         for index, entry in enumerate(entries):
@@ -80,22 +88,23 @@ class Matcher:
                 bag.update(stems)
                 phrasings.append((index, frozenset(stems), " ".join(stems)))
             self._entry_bags.append(frozenset(bag))
+            self._answer_bags.append(frozenset(self.stems(entry.answer, repair=False)) - bag)
             for s in bag:
                 postings[s].add(index)
-        self._postings = {s: sorted(ids) for s, ids in postings.items()}
+        self._postings = {s: tuple(sorted(ids)) for s, ids in postings.items()}
         n = max(len(entries), 1)
         self.idf = {s: math.log((n + 1) / (len(ids) + 0.5)) for s, ids in postings.items()}
         self._unknown_idf = math.log((n + 1) / 0.5)
         self._phrasings = [(e, p, j, sum(self.idf[x] for x in p)) for e, p, j in phrasings]
         self._vocabulary = [s for s in self.idf if len(s) >= MIN_TYPO_LENGTH]
-        self._by_entry: dict[int, list[int]] = defaultdict(list)
-        for p_index, (e_index, _, _, _) in enumerate(self._phrasings):
-            self._by_entry[e_index].append(p_index)
+        self._by_entry: dict[int, list[tuple[frozenset[str], str, float]]] = defaultdict(list)
+        for e_index, p_set, p_joined, p_weight in self._phrasings:
+            self._by_entry[e_index].append((p_set, p_joined, p_weight))
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
 
-    def stems(self, text: str, repair: bool = True) -> list[str]:
+    def stems(self, text: str, repair: bool = True, normalized: bool = False) -> list[str]:
         """Content stems of `text` after normalisation and synonyms, optionally typo-repaired."""
-        stems = content_stems(self.expander.expand(normalize(text)))
+        stems = content_stems(self.expander.expand(text if normalized else normalize(text)))
         if repair:
             stems = [self._repair(s) for s in stems]
         # keep order, drop repeats
@@ -108,30 +117,43 @@ class Matcher:
         return best[0] if best else stem
 
     def weight(self, stem: str) -> float:
-        """Information carried by one stem; unknown words count as rare (they may be off-topic)."""
-        return self.idf.get(stem, self._unknown_idf)
+        """Information carried by one stem; unknown words count as rare (they may be off-topic).
 
-    def rank(self, text: str, limit: int = 5) -> list[Candidate]:
-        """The best `limit` entries for `text`, best first, with scores in 0..1."""
-        q_stems = self.stems(text)
+        Unknown numbers ("2019", "60") are details of the asker's situation, not a
+        sign of another subject, so they weigh like a common word.
+        """
+        known = self.idf.get(stem)
+        if known is not None:
+            return known
+        return 1.0 if stem.isdigit() else self._unknown_idf
+
+    def rank(self, text: str, limit: int = 5, q_stems: list[str] | None = None) -> list[Candidate]:
+        """The best `limit` entries for `text` (or its precomputed `stems`), best first, scores in 0..1."""
+        if q_stems is None:
+            q_stems = self.stems(text)
         if not q_stems:
             return []
+        weight = self.weight
         q_set = frozenset(q_stems)
-        q_weight = sum(self.weight(s) for s in q_set)
+        q_weights = {s: weight(s) for s in q_set}
+        q_weight = sum(q_weights.values())
         q_joined = " ".join(q_stems)
-        candidates: set[int] = set()
-        for s in q_set:
-            candidates.update(self._postings.get(s, ()))
+        # coverage by the entries' own questions, accumulated over the inverted index
+        covered: dict[int, float] = defaultdict(float)
+        for s, w in q_weights.items():
+            for e_index in self._postings.get(s, ()):
+                covered[e_index] += w
+        shortlist = heapq.nlargest(SHORTLIST, covered.items(), key=itemgetter(1))
         scored: list[Candidate] = []
-        for e_index in candidates:
-            bag = self._entry_bags[e_index]
-            coverage = sum(self.weight(s) for s in q_set & bag) / q_weight
+        for e_index, in_questions in shortlist:
+            in_answer = sum(q_weights[s] for s in (q_set - self._entry_bags[e_index]) & self._answer_bags[e_index])
+            coverage = (in_questions + W_ANSWER_WORDS * in_answer) / q_weight
             best_close, best_phrase = 0.0, ""
-            for p_index in self._by_entry[e_index]:
-                _, p_set, p_joined, p_weight = self._phrasings[p_index]
-                shared = sum(self.weight(s) for s in q_set & p_set)
-                if not shared:
+            for p_set, p_joined, p_weight in self._by_entry[e_index]:
+                common = q_set & p_set
+                if not common:
                     continue
+                shared = sum(q_weights[s] for s in common)
                 close = 2 * shared / (q_weight + p_weight)
                 if close > best_close:
                     best_close, best_phrase = close, p_joined

@@ -97,7 +97,10 @@ def load(path: Path, name: str) -> tuple[YamlDoc | None, list[Problem]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        return None, [Problem(name, line, f"YAML syntax: {exc.problem or exc}")]
+        message = f"YAML syntax: {exc.problem or exc}"
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            message += f" ({exc.context} started on line {exc.context_mark.line + 1})"
+        return None, [Problem(name, line, message)]
     except yaml.YAMLError as exc:
         return None, [Problem(name, 1, f"YAML: {exc}")]
     return YamlDoc(name, value, node), _duplicate_keys(node, name)

@@ -1,0 +1,111 @@
+"""Benchmark FAQ matching: latency per question and throughput through `Advisor.handle`.
+
+Measures, in one run on one core:
+
+- p50/p99 of `Matcher.rank` on the shipped knowledge base, and on a synthetic
+  2,000-entry base built from the shipped vocabulary;
+- the same questions through plain `rapidfuzz.process.extractOne` over all question
+  strings of the same base (the naive baseline);
+- questions per second through the whole `Advisor.handle()` path (private chat).
+
+Run:  python tests/benchmarks/bench_match.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+from bot.advisor import Advisor
+from bot.evaluation import load_questions
+from bot.events import Incoming
+from bot.knowledge import Entry, KnowledgeBase, load_knowledge
+from bot.matching import Matcher
+from bot.settings import bundled_knowledge_dir
+from bot.store import Store
+
+HERE = Path(__file__).resolve().parent
+QUESTION_FILES = [HERE.parent / "eval" / "holdout.yaml", HERE.parents[2] / "shared" / "eval" / "faq_dev.yaml"]
+
+
+def questions() -> list[str]:
+    found = [q.q for path in QUESTION_FILES if path.exists() for q in load_questions(path)]
+    return found + ["obsership fees??", "can i do hands on with b1/b2", "YOG 2015 still ok for IM?"]
+
+
+def synthetic_entries(kb: KnowledgeBase, size: int, seed: int = 7) -> list[Entry]:
+    """`size` entries whose questions mix the shipped base's words, as a larger base would."""
+    rng = random.Random(seed)
+    real = list(kb.entries.values())
+    words = sorted({w for e in real for q in e.questions for w in q.split()})
+    entries = []
+    for i in range(size):
+        base = real[i % len(real)]
+        qs = [" ".join(rng.sample(q.split(), k=len(q.split())) + rng.sample(words, k=2)) for q in base.questions]
+        entries.append(base.model_copy(update={"id": f"{base.id[:30]}-{i}", "questions": qs}))
+    return entries
+
+
+def percentiles(samples_ns: list[int]) -> tuple[float, float]:
+    ordered = sorted(samples_ns)
+    p50 = statistics.median(ordered) / 1e6
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1e6
+    return p50, p99
+
+
+def time_each(fn: Callable[[str], object], qs: list[str], rounds: int) -> tuple[float, float]:
+    for q in qs:  # warm caches (stems, typo repair) as a running bot would have
+        fn(q)
+    samples = []
+    for _ in range(rounds):
+        for q in qs:
+            start = time.perf_counter_ns()
+            fn(q)
+            samples.append(time.perf_counter_ns() - start)
+    return percentiles(samples)
+
+
+def report(label: str, entries: list[Entry], kb: KnowledgeBase, qs: list[str], rounds: int) -> None:
+    matcher = Matcher(entries, kb.synonyms)
+    strings = [q for e in entries for q in e.questions]
+    ours = time_each(lambda q: matcher.rank(q), qs, rounds)
+    plain = time_each(lambda q: process.extractOne(q, strings, scorer=fuzz.WRatio), qs, rounds)
+    print(f"{label:28} entries={len(entries):5}  Matcher.rank p50={ours[0]:.3f} ms p99={ours[1]:.3f} ms | "
+          f"plain extractOne p50={plain[0]:.3f} ms p99={plain[1]:.3f} ms")
+
+
+async def throughput(kb: KnowledgeBase, qs: list[str], total: int) -> float:
+    advisor = Advisor(kb, Store.in_memory())
+    events = [Incoming("console", f"u{i % 50}", f"u{i % 50}", "bench", True, qs[i % len(qs)])
+              for i in range(total)]
+    for event in events[: len(qs)]:
+        await advisor.handle(event)
+    start = time.perf_counter()
+    for event in events:
+        await advisor.handle(event)
+    return total / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20, help="passes over the question list")
+    parser.add_argument("--total", type=int, default=20_000, help="events for the throughput run")
+    args = parser.parse_args()
+    kb = load_knowledge(bundled_knowledge_dir())
+    qs = questions()
+    print(f"{len(qs)} distinct questions x {args.rounds} rounds")
+    report("shipped knowledge base", list(kb.entries.values()), kb, qs, args.rounds)
+    report("synthetic 2,000-entry base", synthetic_entries(kb, 2000), kb, qs, max(2, args.rounds // 4))
+    rate = asyncio.run(throughput(kb, qs, args.total))
+    print(f"throughput through Advisor.handle(): {rate:,.0f} questions/s (one core, {args.total:,} events)")
+
+
+if __name__ == "__main__":
+    main()

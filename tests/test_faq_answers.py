@@ -1,0 +1,97 @@
+"""Answers to questions in users' own words: confident, unsure, out of scope, small talk."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.advisor import Advisor
+from bot.evaluation import evaluate, load_questions
+from bot.faq import FaqService
+from bot.knowledge import load_knowledge
+from bot.settings import bundled_knowledge_dir
+
+DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "faq_dev.yaml"
+HOLDOUT = Path(__file__).parent / "eval" / "holdout.yaml"
+
+
+@pytest.mark.parametrize("question, entry", [
+    ("obsership fees??", "observership-cost"),
+    ("can i do hands on with b1/b2", "b1-hands-on"),
+    ("YOG 2015 still ok for IM?", "yog-cutoffs"),
+    ("Is Step-1 pass/fail now???", "step1-pass-fail"),
+    ("ÉCFMG certification requirements", "ecfmg-requirements"),
+    ("how many LoRs per program", "how-many-lors"),
+    ("J1 vs H1B", "j1-vs-h1b"),
+    ("wat is the diffrence betwen clerkship and observrship", "clerkship-vs-observership"),
+])
+def test_real_phrasing_finds_the_right_entry(advisor: Advisor, question: str, entry: str) -> None:
+    assert advisor.ask(question).entry == entry
+
+
+def test_every_answer_shows_sources_review_date_and_related_buttons(advisor: Advisor) -> None:
+    reply = advisor.ask("how much does an observership cost").replies[0]
+    assert "Sources: " in reply.text and "Reviewed: November 2026" in reply.text
+    labels = [b.label for row in reply.buttons for b in row]
+    assert labels and all(label.startswith("More: ") for label in labels)
+
+
+@pytest.mark.parametrize("question", ["visa", "fees?", "ecfmg"])
+def test_a_vague_one_word_question_gets_did_you_mean_buttons(advisor: Advisor, question: str) -> None:
+    outcome = advisor.ask(question)
+    assert outcome.entry is None
+    assert 1 <= len(outcome.suggestions) <= 3
+    reply = outcome.replies[0]
+    assert reply.text.startswith("I'm not sure")
+    assert [b.action for row in reply.buttons for b in row] == [f"faq:{s}" for s in outcome.suggestions]
+
+
+@pytest.mark.parametrize("question", [
+    "what's the dose of amoxicillin for a child", "PLAB 2 dates", "netflix recommendations",
+    "MCCQE eligibility canada",
+])
+def test_out_of_scope_questions_are_declined_politely(advisor: Advisor, question: str) -> None:
+    outcome = advisor.ask(question)
+    assert outcome.entry is None
+    assert "outside what I can help with" in outcome.replies[0].text
+
+
+@pytest.mark.parametrize("question, reply", [
+    ("hello everyone", "Hello!"), ("good morning doctors", "Hello!"),
+    ("thank you so much!!", "You're welcome"), ("congrats to all who passed 🎉", "Good luck"),
+])
+def test_small_talk_gets_a_short_friendly_reply(advisor: Advisor, question: str, reply: str) -> None:
+    outcome = advisor.ask(question)
+    assert outcome.entry is None and reply in outcome.replies[0].text
+
+
+def test_nothing_fits_says_so_and_offers_topics(advisor: Advisor) -> None:
+    outcome = advisor.ask("zebra quantum spaceship")
+    assert outcome.entry is None and outcome.suggestions == []
+    assert "don't have an answer" in outcome.replies[0].text
+    assert any(b.action.startswith("topic:") for row in outcome.replies[0].buttons for b in row)
+
+
+def test_a_maintainer_synonym_changes_matching_without_code(tmp_path: Path) -> None:
+    kb_dir = tmp_path / "knowledge"
+    shutil.copytree(bundled_knowledge_dir(), kb_dir)
+    before = FaqService(load_knowledge(kb_dir)).answer("zorblax fees").entry
+    with (kb_dir / "synonyms.yaml").open("a", encoding="utf-8") as f:
+        f.write("observerships: [zorblax]\n")
+    after = FaqService(load_knowledge(kb_dir)).answer("zorblax fees").entry
+    assert before != "observership-cost" and after == "observership-cost"
+
+
+@pytest.mark.skipif(not DEV_SET.exists(), reason="shared/eval/faq_dev.yaml is not beside the project")
+def test_dev_set_meets_the_accuracy_targets(advisor: Advisor) -> None:
+    report = evaluate(advisor, load_questions(DEV_SET))
+    assert report.accuracy >= 0.90
+    assert report.false_answer_rate <= 0.05
+
+
+def test_held_out_phrasing_meets_the_accuracy_targets(advisor: Advisor) -> None:
+    report = evaluate(advisor, load_questions(HOLDOUT))
+    assert report.accuracy >= 0.88
+    assert report.false_answer_rate <= 0.05
