@@ -12,8 +12,9 @@ import asyncio
 from collections.abc import Callable
 
 from bot.advisor import Advisor
-from bot.events import Button, Incoming, Reply
+from bot.events import Button, ChatRef, Incoming, Reply
 from bot.markup import to_plain
+from bot.scheduler import Delivery, Scheduler
 
 MENTION = "@advisor"
 PLATFORM = "console"
@@ -97,21 +98,43 @@ class ConsoleChat:
         return "\n\n".join(blocks)
 
 
+class ConsoleNotifier:
+    """Delivers reminders by printing them into the console conversation."""
+
+    def __init__(self, chat: ConsoleChat, write: Callable[[str], None]):
+        self.chat = chat
+        self.write = write
+
+    async def deliver(self, target: ChatRef, reply: Reply) -> Delivery:
+        """Print a due reminder; its buttons become the ones numbers press."""
+        prefix = "(private) " if target.dm and not self.chat.private else ""
+        self.write(prefix + self.chat.show([reply]) + "\n")
+        return Delivery.ok()
+
+
 async def run_console(advisor: Advisor, read: Callable[[str], str] = input,
                       write: Callable[[str], None] = print) -> None:
-    """Read lines until end of input or /quit, printing the bot's answers."""
+    """Read lines until end of input or /quit, printing answers and due reminders."""
     chat = ConsoleChat(advisor)
+    scheduler = Scheduler(advisor.store, {PLATFORM: ConsoleNotifier(chat, write)},
+                          advisor.reminders.render_delivery, advisor.clock)
+    advisor.reminders.on_change(scheduler.wake)
+    deliveries = asyncio.create_task(scheduler.run(), name="reminder-scheduler")
     write(BANNER)
     loop = asyncio.get_running_loop()
-    while True:
-        prompt = "you> " if chat.private else "you (group)> "
-        try:
-            line = await loop.run_in_executor(None, read, prompt)
-        except (EOFError, KeyboardInterrupt):
-            write("")
-            return
-        if line.strip().lower() in ("/quit", "/exit"):
-            return
-        output = await chat.process_line(line)
-        if output:
-            write(output + "\n")
+    try:
+        while True:
+            prompt = "you> " if chat.private else "you (group)> "
+            try:
+                line = await loop.run_in_executor(None, read, prompt)
+            except (EOFError, KeyboardInterrupt):
+                write("")
+                return
+            if line.strip().lower() in ("/quit", "/exit"):
+                return
+            output = await chat.process_line(line)
+            if output:
+                write(output + "\n")
+    finally:
+        scheduler.stop()
+        await deliveries

@@ -19,6 +19,8 @@ from bot.events import Incoming, Outcome, Reply
 from bot.faq import FaqService
 from bot.knowledge import KnowledgeBase
 from bot.markup import escape
+from bot.reminders import ReminderService
+from bot.scheduler import Clock, RealClock
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,15 +55,22 @@ def clean_text(text: str) -> str:
 class Advisor:
     """The bot's brain; every adapter calls `handle` and renders what comes back."""
 
-    def __init__(self, kb: KnowledgeBase, store: Store):
+    def __init__(self, kb: KnowledgeBase, store: Store, clock: Clock | None = None):
         self.faq = FaqService(kb)
         self.store = store
+        self.clock = clock or RealClock()
+        self.reminders = ReminderService(store, self.clock.now, kb.deadlines)
         self.commands: dict[str, Command] = {}
         for command in (
             Command("start", "", "Start here: what I can do", self._start),
             Command("help", "", "How to use the bot", self._help),
             Command("topics", "", "Browse the questions I can answer", self._topics),
             Command("ask", "QUESTION", "Ask a question (also works as plain text)", self._ask),
+            Command("remind", "WHEN WHAT", "Set a reminder, e.g. /remind tomorrow 9am book OET",
+                    self.reminders.remind),
+            Command("reminders", "", "Your reminders, with cancel buttons", self.reminders.list_reminders),
+            Command("timezone", "ZONE", "Set your time zone: a city, a zone or UTC+5:30", self.reminders.timezone),
+            Command("deadlines", "", "Upcoming Match dates, with reminders", self.reminders.deadlines_list),
             Command("autoanswer", "on|off", "Admins: answer confident matches without a mention",
                     self._autoanswer, admin_only=True),
         ):
@@ -128,6 +137,14 @@ class Advisor:
                 return [reply]
         if kind == "topics":
             return [self.faq.topics_reply()]
+        if kind == "rem":
+            replies = await self.reminders.press(event, value.split(":"))
+            if replies is not None:
+                return replies
+        if kind == "dl":
+            replies = await self.reminders.press_deadline(event, value.split(":"))
+            if replies is not None:
+                return replies
         return [Reply("That button no longer works (the bot was updated). Here is where to start again:",
                       self.faq.topics_reply().buttons)]
 

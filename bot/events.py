@@ -54,10 +54,11 @@ class Reply:
 
 @dataclass(frozen=True)
 class ChatRef:
-    """Where a message goes: a chat on one platform."""
+    """Where a message goes: a chat on one platform, or (dm=True) a user's private chat."""
 
     platform: str
     chat_id: str
+    dm: bool = False
 
 
 def button_rows(buttons: list[Button], per_row: int = 1) -> tuple[tuple[Button, ...], ...]:

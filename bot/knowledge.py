@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, field_validator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from rapidfuzz import fuzz, process
 
 from bot.normalize import normalize
@@ -67,6 +69,33 @@ class Entry(_Strict):
     keywords: list[Text] = []
 
 
+class Deadline(_Strict):
+    """A date of the Match calendar (knowledge/deadlines.yaml)."""
+
+    id: EntryId
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=80)]
+    when: dt.datetime
+    timezone: Text
+    cycle: Text
+    source: Link
+    approximate: Text | None = None
+    note: Text | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/New_York)") from None
+        return value
+
+    @property
+    def due(self) -> dt.datetime:
+        """The moment in UTC."""
+        return self.when.replace(tzinfo=ZoneInfo(self.timezone)).astimezone(dt.timezone.utc)
+
+
 class Topic(_Strict):
     """A group of entries, browsed with /topics."""
 
@@ -99,6 +128,7 @@ class KnowledgeBase:
     topics: dict[str, Topic]
     synonyms: dict[str, str]
     smalltalk: SmallTalk
+    deadlines: dict[str, Deadline] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
 
     def entries_in(self, topic_id: str) -> list[Entry]:
@@ -108,6 +138,7 @@ class KnowledgeBase:
 
 _ENTRY = TypeAdapter(Entry)
 _TOPICS = TypeAdapter(list[Topic])
+_DEADLINES = TypeAdapter(list[Deadline])
 _SYNONYMS = TypeAdapter(dict[Text, list[Text]])
 
 
@@ -135,7 +166,7 @@ def _validate(doc: YamlDoc, adapter: TypeAdapter, problems: list[Problem],
         return None
 
 
-_FIELD_NAMES = set(Entry.model_fields) | set(Topic.model_fields) | set(SmallTalk.model_fields) | {"phrases", "reply"}
+_FIELD_NAMES = set(Entry.model_fields) | set(Topic.model_fields) | set(Deadline.model_fields) | set(SmallTalk.model_fields) | {"phrases", "reply"}
 
 
 def _load_doc(root: Path, rel: str, problems: list[Problem]) -> YamlDoc | None:
@@ -243,6 +274,14 @@ def check_knowledge(directory: Path, today: dt.date | None = None) -> tuple[Know
     if doc is not None:
         smalltalk = _validate(doc, TypeAdapter(SmallTalk), problems)
 
+    deadlines: dict[str, Deadline] = {}
+    doc = _load_doc(directory, "deadlines.yaml", problems)
+    if doc is not None:
+        for index, deadline in enumerate(_validate(doc, _DEADLINES, problems) or []):
+            if deadline.id in deadlines:
+                problems.append(Problem(doc.name, doc.line_of((index,)), f"duplicate id {deadline.id!r}"))
+            deadlines[deadline.id] = deadline
+
     faq_dir = directory / "faq"
     files = sorted(faq_dir.glob("*.yaml")) if faq_dir.is_dir() else []
     if not files:
@@ -271,7 +310,7 @@ def check_knowledge(directory: Path, today: dt.date | None = None) -> tuple[Know
         return None, problems
     entries = {e.id: e for e, _, _ in loaded}
     warnings = [p for p in problems if p.severity == "warning"]
-    return KnowledgeBase(entries, topics, synonyms, smalltalk, warnings), problems
+    return KnowledgeBase(entries, topics, synonyms, smalltalk, deadlines, warnings), problems
 
 
 def load_knowledge(directory: Path, today: dt.date | None = None) -> KnowledgeBase:
