@@ -111,7 +111,8 @@ def _cmd_kb_check(args: argparse.Namespace) -> int:
         print(f"{directory}: {errors} error(s), {warnings} warning(s)")
         return 1
     print(f"{directory}: OK: {len(kb.entries)} entries in {len(kb.topics)} topics, "
-          f"{len(kb.synonyms)} synonyms; {warnings} warning(s)")
+          f"{len(kb.synonyms)} synonyms, {len(kb.quizzes)} quizzes, {len(kb.deadlines)} deadlines; "
+          f"{warnings} warning(s)")
     return 0
 
 

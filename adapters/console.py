@@ -24,13 +24,19 @@ BANNER = (
 )
 
 
-def render(reply: Reply, first_number: int = 1) -> tuple[str, list[Button]]:
-    """Render one reply as plain text with numbered buttons; return the text and its buttons."""
+def render(reply: Reply, first_number: int = 1, in_group: bool = False) -> tuple[str, list[Button]]:
+    """Render one reply as plain text with numbered buttons; return the text and its buttons.
+
+    In group mode a private reply is marked "(private)": on a real platform it would go
+    to the user's private chat (or be visible only to them).
+    """
     lines = [to_plain(reply.text)]
     buttons = [b for row in reply.buttons for b in row]
     for offset, button in enumerate(buttons):
         lines.append(f"[{first_number + offset}] {button.label}")
-    prefix = "(private) " if reply.private else ""
+    if reply.start_payload and in_group:
+        lines.append(f"(opens the private chat with /start {reply.start_payload})")
+    prefix = "(private) " if reply.private and in_group else ""
     return prefix + "\n".join(lines), buttons
 
 
@@ -89,7 +95,7 @@ class ConsoleChat:
         blocks: list[str] = []
         buttons: list[Button] = []
         for reply in replies:
-            text, shown = render(reply, first_number=len(buttons) + 1)
+            text, shown = render(reply, first_number=len(buttons) + 1, in_group=not self.private)
             blocks.append(text)
             buttons.extend(shown)
         if buttons:

@@ -15,10 +15,11 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from bot.events import Incoming, Outcome, Reply
+from bot.events import Button, Incoming, Outcome, Reply, button_rows
 from bot.faq import FaqService
 from bot.knowledge import KnowledgeBase
 from bot.markup import escape
+from bot.quiz import QuizService
 from bot.reminders import ReminderService
 from bot.scheduler import Clock, RealClock
 from bot.store import Store
@@ -60,17 +61,22 @@ class Advisor:
         self.store = store
         self.clock = clock or RealClock()
         self.reminders = ReminderService(store, self.clock.now, kb.deadlines)
+        self.quiz = QuizService(store, kb.quizzes, kb.entries, self.clock.now)
+        self.quiz.add_reminder = self.reminders.add_personal
         self.commands: dict[str, Command] = {}
         for command in (
             Command("start", "", "Start here: what I can do", self._start),
             Command("help", "", "How to use the bot", self._help),
             Command("topics", "", "Browse the questions I can answer", self._topics),
             Command("ask", "QUESTION", "Ask a question (also works as plain text)", self._ask),
+            Command("quiz", "[NAME]", "Eligibility quizzes that end in a personal plan", self.quiz.command),
+            Command("results", "", "Your last quiz results", self.quiz.results),
             Command("remind", "WHEN WHAT", "Set a reminder, e.g. /remind tomorrow 9am book OET",
                     self.reminders.remind),
             Command("reminders", "", "Your reminders, with cancel buttons", self.reminders.list_reminders),
             Command("timezone", "ZONE", "Set your time zone: a city, a zone or UTC+5:30", self.reminders.timezone),
             Command("deadlines", "", "Upcoming Match dates, with reminders", self.reminders.deadlines_list),
+            Command("forget", "", "Delete everything I store about you", self._forget),
             Command("autoanswer", "on|off", "Admins: answer confident matches without a mention",
                     self._autoanswer, admin_only=True),
         ):
@@ -92,6 +98,8 @@ class Advisor:
             return await self._command(event, text)
         if not event.is_private and not event.addressed:
             return await self._overheard(event, text)
+        if event.is_private and text and self.quiz.active(event):
+            return await self.quiz.text(event, text[:MAX_TEXT])
         if not text:
             return [Reply("Send me a question about the road to a US residency, or type /help.")]
         if len(text) > MAX_TEXT:
@@ -141,6 +149,12 @@ class Advisor:
             replies = await self.reminders.press(event, value.split(":"))
             if replies is not None:
                 return replies
+        if kind == "quiz":
+            replies = await self.quiz.press(event, value.split(":"))
+            if replies is not None:
+                return replies
+        if kind == "forget":
+            return self._forget_confirmed(event, value == "yes")
         if kind == "dl":
             replies = await self.reminders.press_deadline(event, value.split(":"))
             if replies is not None:
@@ -151,6 +165,10 @@ class Advisor:
     # command handlers
 
     async def _start(self, event: Incoming, args: str) -> list[Reply]:
+        if args:
+            started = await self.quiz.start_payload(event, args.strip())
+            if started is not None:
+                return started
         name = f", {event.user_name}" if event.user_name else ""
         return [Reply(
             f"Hello{escape(name)}! I'm IMG Advisor. I answer questions about the road to a US residency "
@@ -182,6 +200,21 @@ class Advisor:
         if len(args) > MAX_TEXT:
             return [Reply(f"That question is too long for me. Please keep it under {MAX_TEXT:,} characters.")]
         return self.faq.answer(args).replies
+
+    async def _forget(self, event: Incoming, args: str) -> list[Reply]:
+        data = self.store.user_data(event.platform, event.user_id)
+        summary = (f"{data['reminders']} reminder(s), {data['quiz_results']} quiz result(s), "
+                   f"{data['quiz_in_progress']} quiz in progress, time zone: {data['timezone'] or 'not set'}")
+        buttons = button_rows([Button("Yes, delete everything", "forget:yes"), Button("No, keep it", "forget:no")])
+        return [Reply(f"This deletes everything I store about you, in every chat: {escape(summary)}. "
+                      "It can't be undone. Are you sure?", buttons, private=True)]
+
+    def _forget_confirmed(self, event: Incoming, yes: bool) -> list[Reply]:
+        if not yes:
+            return [Reply("Nothing was deleted.", private=True, replace=True)]
+        self.store.delete_user(event.platform, event.user_id)
+        self.reminders.notify_changed()
+        return [Reply("Done: everything I stored about you is deleted.", private=True, replace=True)]
 
     async def _autoanswer(self, event: Incoming, args: str) -> list[Reply]:
         if event.is_private:

@@ -44,12 +44,17 @@ class Reply:
     """Something the bot says, in the core's small markup (see `bot.markup`).
 
     `private` asks the adapter to deliver it to the user privately (a DM or an
-    ephemeral message) rather than in the chat the event came from.
+    ephemeral message) rather than in the chat the event came from. `replace` lets the
+    adapter edit the message whose button was pressed instead of sending a new one
+    (quiz steps, menus). `start_payload` asks the adapter to offer a way into the
+    private chat that starts with `/start <payload>` (a Telegram deep link).
     """
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     private: bool = False
+    replace: bool = False
+    start_payload: str | None = None
 
 
 @dataclass(frozen=True)

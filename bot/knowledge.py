@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, field_validator, ConfigDict, Fi
 from rapidfuzz import fuzz, process
 
 from bot.normalize import normalize
+from bot.quizzes import Option, Outcome, Question, Quiz, check_quiz
 from bot.yamlsource import KnowledgeError, Problem, YamlDoc, load
 
 ANSWER_SOFT_LIMIT = 900
@@ -129,6 +130,7 @@ class KnowledgeBase:
     synonyms: dict[str, str]
     smalltalk: SmallTalk
     deadlines: dict[str, Deadline] = field(default_factory=dict)
+    quizzes: dict[str, Quiz] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
 
     def entries_in(self, topic_id: str) -> list[Entry]:
@@ -143,6 +145,7 @@ _SYNONYMS = TypeAdapter(dict[Text, list[Text]])
 
 
 _WHOLE = object()
+_QUIZ_FIELDS = set(Quiz.model_fields) | set(Question.model_fields) | set(Option.model_fields) | set(Outcome.model_fields)
 
 
 def _validate(doc: YamlDoc, adapter: TypeAdapter, problems: list[Problem],
@@ -162,11 +165,13 @@ def _validate(doc: YamlDoc, adapter: TypeAdapter, problems: list[Problem],
                 msg = f"missing field {err['loc'][-1]!r}"
             else:
                 msg = f"{'.'.join(named) or 'value'}: {err['msg']}"
+                if isinstance(err.get("input"), bool):
+                    msg += " (YAML reads yes/no/on/off/true/false as a boolean: put the word in quotes)"
             problems.append(Problem(doc.name, doc.line_of(path), msg))
         return None
 
 
-_FIELD_NAMES = set(Entry.model_fields) | set(Topic.model_fields) | set(Deadline.model_fields) | set(SmallTalk.model_fields) | {"phrases", "reply"}
+_FIELD_NAMES = set(Entry.model_fields) | set(Topic.model_fields) | set(Deadline.model_fields) | _QUIZ_FIELDS | set(SmallTalk.model_fields) | {"phrases", "reply"}
 
 
 def _load_doc(root: Path, rel: str, problems: list[Problem]) -> YamlDoc | None:
@@ -306,11 +311,30 @@ def check_knowledge(directory: Path, today: dt.date | None = None) -> tuple[Know
         if not any(e.topic == topic_id for e, _, _ in loaded):
             problems.append(Problem("topics.yaml", topic_lines[topic_id], f"topic {topic_id!r} has no entries", "warning"))
 
+    quizzes = _load_quizzes(directory, {e.id for e, _, _ in loaded} | broken_ids, problems)
+
     if any(p.severity == "error" for p in problems) or smalltalk is None:
         return None, problems
     entries = {e.id: e for e, _, _ in loaded}
     warnings = [p for p in problems if p.severity == "warning"]
-    return KnowledgeBase(entries, topics, synonyms, smalltalk, deadlines, warnings), problems
+    return KnowledgeBase(entries, topics, synonyms, smalltalk, deadlines, quizzes, warnings), problems
+
+
+def _load_quizzes(directory: Path, entry_ids: set[str], problems: list[Problem]) -> dict[str, Quiz]:
+    quizzes: dict[str, Quiz] = {}
+    quiz_dir = directory / "quizzes"
+    for path in sorted(quiz_dir.glob("*.yaml")) if quiz_dir.is_dir() else []:
+        doc = _load_doc(directory, f"quizzes/{path.name}", problems)
+        if doc is None:
+            continue
+        quiz = _validate(doc, TypeAdapter(Quiz), problems)
+        if quiz is None:
+            continue
+        if quiz.id in quizzes:
+            problems.append(Problem(doc.name, doc.line_of(("id",)), f"duplicate quiz id {quiz.id!r}"))
+        problems.extend(check_quiz(quiz, doc, entry_ids))
+        quizzes[quiz.id] = quiz
+    return quizzes
 
 
 def load_knowledge(directory: Path, today: dt.date | None = None) -> KnowledgeBase:

@@ -45,7 +45,8 @@ class ReminderService:
         """Call `listener` whenever reminders change (the scheduler re-checks its next due time)."""
         self._listeners.append(listener)
 
-    def _changed(self) -> None:
+    def notify_changed(self) -> None:
+        """Tell listeners (the scheduler) that reminders changed."""
         for listener in self._listeners:
             listener()
 
@@ -103,7 +104,7 @@ class ReminderService:
             chat_id=event.chat_id if to_group else event.user_id, dm=not to_group,
             text=schedule.what, tz=zone, due_at=schedule.due.timestamp(), rule=schedule.rule,
             repeat=schedule.description or None)
-        self._changed()
+        self.notify_changed()
         lines = [f"✅ Reminder set for {bold(format_local(schedule.due, zone))}: {escape(schedule.what)}"]
         if schedule.description:
             lines.append(f"Repeats {escape(schedule.description)}.")
@@ -150,7 +151,7 @@ class ReminderService:
         if action in ("cancel", "stop"):
             if not self.store.cancel_reminder(reminder.id, event.platform, event.user_id):
                 return [Reply("That reminder is no longer active.", private=True)]
-            self._changed()
+            self.notify_changed()
             verb = "Stopped" if action == "stop" else "Cancelled"
             return [Reply(f"🗑 {verb}: {escape(reminder.text)}", private=not event.is_private)]
         if action == "snz" and len(parts) == 3 and parts[2].isdigit() and int(parts[2]) in dict(SNOOZES):
@@ -158,7 +159,7 @@ class ReminderService:
                 return [Reply("That reminder is no longer active.", private=True)]
             due = self.now() + dt.timedelta(minutes=int(parts[2]))
             self.store.snooze(reminder, due.timestamp())
-            self._changed()
+            self.notify_changed()
             return [Reply(f"😴 Snoozed until {bold(format_local(due, reminder.tz))}: {escape(reminder.text)}",
                           private=not event.is_private)]
         return None
@@ -174,6 +175,17 @@ class ReminderService:
         if reminder.rule:
             buttons.append(Button("Stop repeating", f"rem:stop:{reminder.id}"))
         return Reply("\n".join(lines), button_rows(buttons, per_row=2))
+
+    def add_personal(self, event: Incoming, text: str, due: dt.datetime) -> int:
+        """A private one-off reminder for the user (quiz next steps); -1 when over the limit."""
+        if self.store.count_active(event.platform, owner_id=event.user_id) >= MAX_PER_USER:
+            return -1
+        zone, _ = self._zone(event)
+        reminder_id = self.store.add_reminder(platform=event.platform, owner_id=event.user_id,
+                                              origin_chat_id=event.chat_id, chat_id=event.user_id, dm=True,
+                                              text=text[:MAX_TEXT], tz=zone, due_at=due.timestamp())
+        self.notify_changed()
+        return reminder_id
 
     # /deadlines
 
@@ -222,6 +234,6 @@ class ReminderService:
         text = f"{deadline.title} ({deadline.cycle}) is {on}. Check the exact date: {deadline.source.url}"
         self.store.add_reminder(platform=event.platform, owner_id=event.user_id, origin_chat_id=event.chat_id,
                                 chat_id=event.user_id, dm=True, text=text, tz=zone, due_at=due.timestamp())
-        self._changed()
+        self.notify_changed()
         return [Reply(f"✅ I'll remind you {dict(DEADLINE_LEADS)[days]} ({bold(format_local(due, zone))}): "
                       f"{escape(deadline.title)}.", private=not event.is_private)]

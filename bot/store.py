@@ -7,6 +7,7 @@ writers in one process (adapters and the scheduler) do not see "database is lock
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,18 @@ def m002_reminders(db: sqlite_utils.Database) -> None:
     db["reminders"].create_index(["platform", "owner_id", "status"])
     db["reminders"].create_index(["platform", "chat_id", "status"])
     db["user_prefs"].create({"platform": str, "user_id": str, "timezone": str}, pk=("platform", "user_id"))
+
+
+@migrations()
+def m003_quizzes(db: sqlite_utils.Database) -> None:
+    """Quiz progress (one active quiz per user) and each user's last result per quiz."""
+    db["quiz_sessions"].create(
+        {"platform": str, "user_id": str, "quiz_id": str, "question_id": str, "answers": str,
+         "history": str, "updated_at": float},
+        pk=("platform", "user_id"), not_null={"quiz_id", "question_id", "answers", "history", "updated_at"})
+    db["quiz_results"].create(
+        {"platform": str, "user_id": str, "quiz_id": str, "answers": str, "finished_at": float},
+        pk=("platform", "user_id", "quiz_id"), not_null={"answers", "finished_at"})
 
 
 SCHEMA_VERSION = len(migrations._migrations)
@@ -257,3 +270,62 @@ class Store:
             self.db.execute("update reminders set origin_chat_id = ? where platform = ? and origin_chat_id = ?",
                             [new_chat_id, platform, old_chat_id])
         return cursor.rowcount
+
+    # quizzes
+
+    def quiz_session(self, platform: str, user_id: str) -> dict | None:
+        """The user's active quiz: quiz_id, question_id, answers (dict), history (list), updated_at."""
+        rows = list(self.db["quiz_sessions"].rows_where("platform = ? and user_id = ?", [platform, user_id]))
+        if not rows:
+            return None
+        row = rows[0]
+        return {"quiz_id": row["quiz_id"], "question_id": row["question_id"],
+                "answers": json.loads(row["answers"]), "history": json.loads(row["history"]),
+                "updated_at": row["updated_at"]}
+
+    def save_quiz_session(self, platform: str, user_id: str, quiz_id: str, question_id: str,
+                          answers: dict[str, str], history: list[str], now: float) -> None:
+        """Store quiz progress in one write, so a crash never leaves half a step."""
+        with self.db.atomic():
+            self.db["quiz_sessions"].upsert(
+                {"platform": platform, "user_id": user_id, "quiz_id": quiz_id, "question_id": question_id,
+                 "answers": json.dumps(answers), "history": json.dumps(history), "updated_at": now},
+                pk=("platform", "user_id"))
+
+    def end_quiz_session(self, platform: str, user_id: str) -> None:
+        with self.db.atomic():
+            self.db.execute("delete from quiz_sessions where platform = ? and user_id = ?", [platform, user_id])
+
+    def finish_quiz(self, platform: str, user_id: str, quiz_id: str, answers: dict[str, str], now: float) -> None:
+        """Keep the result and close the session, atomically."""
+        with self.db.atomic():
+            self.db["quiz_results"].upsert(
+                {"platform": platform, "user_id": user_id, "quiz_id": quiz_id,
+                 "answers": json.dumps(answers), "finished_at": now}, pk=("platform", "user_id", "quiz_id"))
+            self.db.execute("delete from quiz_sessions where platform = ? and user_id = ?", [platform, user_id])
+
+    def quiz_results(self, platform: str, user_id: str) -> list[tuple[str, dict[str, str], float]]:
+        """The user's last result per quiz: (quiz_id, answers, finished_at)."""
+        return [(r["quiz_id"], json.loads(r["answers"]), r["finished_at"]) for r in self.db["quiz_results"].rows_where(
+            "platform = ? and user_id = ?", [platform, user_id], order_by="finished_at desc")]
+
+    # privacy
+
+    def user_data(self, platform: str, user_id: str) -> dict[str, int | str | None]:
+        """A summary of everything stored about one user."""
+        count = lambda sql: int(self.db.execute(sql, [platform, user_id]).fetchone()[0])  # noqa: E731
+        return {
+            "timezone": self.timezone(platform, user_id),
+            "reminders": count("select count(*) from reminders where platform = ? and owner_id = ?"),
+            "quiz_in_progress": count("select count(*) from quiz_sessions where platform = ? and user_id = ?"),
+            "quiz_results": count("select count(*) from quiz_results where platform = ? and user_id = ?"),
+        }
+
+    def delete_user(self, platform: str, user_id: str) -> None:
+        """Delete everything stored about one user, in one transaction."""
+        with self.db.atomic():
+            for sql in ("delete from reminders where platform = ? and owner_id = ?",
+                        "delete from quiz_sessions where platform = ? and user_id = ?",
+                        "delete from quiz_results where platform = ? and user_id = ?",
+                        "delete from user_prefs where platform = ? and user_id = ?"):
+                self.db.execute(sql, [platform, user_id])

@@ -51,7 +51,7 @@ async def test_strange_text_never_raises_and_always_answers(advisor: Advisor, te
 @pytest.mark.parametrize("action", ["faq:no-such-entry", "topic:gone", "quiz:usce:9:z", "", "x" * 64])
 async def test_buttons_that_no_longer_exist_say_so(advisor: Advisor, action: str) -> None:
     replies = await advisor.handle(private(action=action))
-    assert "no longer works" in replies[0].text
+    assert "no longer" in replies[0].text
     assert replies[0].buttons, "the user gets a way back in"
 
 

@@ -56,9 +56,11 @@ class ConsoleDriver:
         return self._transcript("\n".join(self.delivered))
 
     async def restart(self) -> None:
-        """The process stops and starts again on the same database; claims are released."""
+        """The process stops and starts again on the same database; the screen still shows the old buttons."""
+        on_screen = self.chat.buttons
         self.store.close()
         self._boot()
+        self.chat.buttons = on_screen
         self.store.release_claims()
 
     def set_admin(self, admin: bool) -> None:
