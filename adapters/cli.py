@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import bot
+from adapters.logs import setup_logging
 from bot.advisor import Advisor
 from bot.knowledge import check_knowledge, load_knowledge
 from bot.markup import to_plain
@@ -128,6 +129,23 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from adapters.runner import build_adapters, serve
+
+    settings = _settings()
+    if not (settings.telegram_token or settings.discord_token):
+        print("No platform token set (TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN): starting the console.\n"
+              "Set a token in the environment to run on Telegram or Discord; see README.", file=sys.stderr)
+        return _cmd_chat(args)
+    store = Store.open(settings.db_path)
+    try:
+        advisor = _advisor(settings, store)
+        asyncio.run(serve(advisor, build_adapters(advisor, settings)))
+    finally:
+        store.close()
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from bot.evaluation import evaluate, load_questions, print_report
 
@@ -142,11 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):  # `img-advisor eval ... | head` should just stop
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _parser().parse_args(argv)
-    level = _settings().log_level if args.command != "kb" else "WARNING"
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    setup_logging(settings.log_level if args.command != "kb" else "WARNING",
+                  secrets=[settings.telegram_token or "", settings.discord_token or ""])
     command = args.command or "run"
-    if command in ("run", "chat"):
+    if command == "run":
+        return _cmd_run(args)
+    if command == "chat":
         return _cmd_chat(args)
     if command == "ask":
         return _cmd_ask(args)

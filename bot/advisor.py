@@ -45,8 +45,12 @@ class Command:
     admin_only: bool = False
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[@-Z\\-_]")
+
+
 def clean_text(text: str) -> str:
-    """Drop control, format (zero-width, bidi) and private-use characters, keep newlines and tabs, trim."""
+    """Drop terminal escapes, control, format (zero-width, bidi) and private-use characters; trim."""
+    text = _ANSI.sub("", text)
     return "".join(
         ch for ch in text
         if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")

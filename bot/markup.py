@@ -14,6 +14,7 @@ render the segments (Telegram HTML, Discord markdown, plain console text).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _SPECIAL = re.compile(r"([\\*\[\]()])")
@@ -86,3 +87,52 @@ def to_plain(text: str) -> str:
     for seg in parse(text):
         out.append(f"{seg.text} ({seg.url})" if seg.kind == "link" else seg.text)
     return "".join(out)
+
+
+def split(text: str, limit: int, render: Callable[[str], str]) -> list[str]:
+    """Split markup into chunks whose rendering fits `limit` characters.
+
+    Splits at paragraph breaks first, then at line breaks, then between words, so
+    bold runs and links stay whole wherever a paragraph allows it. Each chunk is
+    returned as markup (render it afterwards).
+    """
+    if len(render(text)) <= limit:
+        return [text]
+    chunks: list[str] = []
+    for separator in ("\n\n", "\n", " "):
+        parts = text.split(separator)
+        if len(parts) > 1:
+            break
+    else:
+        return _hard_split(text, limit, render)
+    current = ""
+    for part in parts:
+        candidate = f"{current}{separator}{part}" if current else part
+        if len(render(candidate)) <= limit:
+            current = candidate
+            continue
+        if current:
+            chunks.append(current)
+        if len(render(part)) <= limit:
+            current = part
+        else:
+            pieces = split(part, limit, render)
+            chunks.extend(pieces[:-1])
+            current = pieces[-1]
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _hard_split(text: str, limit: int, render: Callable[[str], str]) -> list[str]:
+    """Last resort for one enormous word: cut plain text (markup dropped) into fitting pieces."""
+    plain = to_plain(text)
+    pieces, current = [], ""
+    for ch in plain:
+        if len(render(escape(current + ch))) > limit:
+            pieces.append(escape(current))
+            current = ""
+        current += ch
+    if current:
+        pieces.append(escape(current))
+    return pieces

@@ -6,15 +6,21 @@
 |                       | (~/.local/share/img-advisor/img-advisor.db)     |                                 |
 | IMG_ADVISOR_KB        | the knowledge/ directory shipped with the bot   | knowledge base to load          |
 | IMG_ADVISOR_LOG_LEVEL | INFO                                            | DEBUG, INFO, WARNING or ERROR   |
+| TELEGRAM_BOT_TOKEN    | (none)                                          | run the Telegram adapter        |
+| TELEGRAM_API_URL      | https://api.telegram.org                        | Bot API base (self-hosted/test) |
+| TELEGRAM_RATE_LIMITER | on                                              | off only against a local fake   |
+| DISCORD_BOT_TOKEN     | (none)                                          | run the Discord adapter         |
+| DISCORD_API_URL       | https://discord.com/api/v10                     | REST base (proxy/test)          |
+| DISCORD_GATEWAY_URL   | (from Discord)                                  | gateway address (proxy/test)    |
+| DISCORD_GUILD_ID      | (none)                                          | sync slash commands to one guild|
 
-Tokens for the platforms are read by the adapters themselves, from the environment
-only, and are never logged.
+Tokens come from the environment only; they are kept out of `repr` and never logged.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bot
@@ -44,6 +50,13 @@ class Settings:
     db_path: Path
     knowledge_dir: Path
     log_level: str = "INFO"
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_url: str | None = None
+    telegram_rate_limiter: bool = True
+    discord_token: str | None = field(default=None, repr=False)
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
+    discord_guild_id: int | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -56,4 +69,23 @@ class Settings:
             raise SettingsError(f"IMG_ADVISOR_LOG_LEVEL={level!r}: use one of {', '.join(LOG_LEVELS)}")
         if not kb.is_dir():
             raise SettingsError(f"IMG_ADVISOR_KB={str(kb)!r} is not a directory")
-        return cls(db_path=db, knowledge_dir=kb, log_level=level)
+        limiter = env.get("TELEGRAM_RATE_LIMITER", "on").strip().lower()
+        if limiter not in ("on", "off"):
+            raise SettingsError(f"TELEGRAM_RATE_LIMITER={limiter!r}: use on or off")
+        guild = env.get("DISCORD_GUILD_ID", "").strip()
+        if guild and not guild.isdigit():
+            raise SettingsError("DISCORD_GUILD_ID must be a number (the server's id)")
+        for name in ("TELEGRAM_API_URL", "DISCORD_API_URL", "DISCORD_GATEWAY_URL"):
+            value = env.get(name, "").strip()
+            if value and not value.startswith(("http://", "https://", "ws://", "wss://")):
+                raise SettingsError(f"{name} must be a URL starting with http(s):// or ws(s)://")
+        return cls(
+            db_path=db, knowledge_dir=kb, log_level=level,
+            telegram_token=env.get("TELEGRAM_BOT_TOKEN", "").strip() or None,
+            telegram_api_url=env.get("TELEGRAM_API_URL", "").strip() or None,
+            telegram_rate_limiter=limiter == "on",
+            discord_token=env.get("DISCORD_BOT_TOKEN", "").strip() or None,
+            discord_api_url=env.get("DISCORD_API_URL", "").strip() or None,
+            discord_gateway_url=env.get("DISCORD_GATEWAY_URL", "").strip() or None,
+            discord_guild_id=int(guild) if guild else None,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,9 @@ class ConsoleDriver:
         self.admin = self.chat.is_admin = admin
 
     def _transcript(self, output: str) -> Transcript:
-        return Transcript(output, [b.label for b in self.chat.shown])
+        """The text as shown, without the numbered button lines (buttons are reported separately)."""
+        text = "\n".join(line for line in output.splitlines() if not re.match(r"^\[\d+\] ", line))
+        return Transcript(text, [b.label for b in self.chat.shown])
 
 
 @pytest.mark.parametrize("scenario", load_scenarios(), ids=lambda s: s.path.stem)

@@ -1,0 +1,57 @@
+"""Logging for the img-advisor process: one line per event, secrets redacted everywhere.
+
+Platform libraries log URLs that contain the bot token (python-telegram-bot at DEBUG
+level puts it in its base URL). `RedactSecrets` is installed on every root handler and
+replaces each configured secret in every record, whatever logger or level it came from.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+
+REDACTED = "[redacted]"
+
+
+class RedactSecrets(logging.Filter):
+    """Replace secrets (tokens) in log messages and tracebacks."""
+
+    def __init__(self, secrets: Iterable[str]):
+        super().__init__()
+        parts: set[str] = set()
+        for secret in secrets:
+            if secret:
+                parts.add(secret)
+                # Telegram tokens are "<bot id>:<secret>": the secret half alone must not leak either
+                if ":" in secret:
+                    parts.add(secret.split(":", 1)[1])
+        self.secrets = sorted((p for p in parts if len(p) >= 8), key=len, reverse=True)
+
+    def _clean(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            cleaned = self._clean(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, ()
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self._clean(record.exc_text)
+        return True
+
+
+def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Log to stderr at `level`, with secrets redacted and noisy request loggers turned down."""
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)
+    redact = RedactSecrets(secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+    # httpx logs every request URL at INFO, and Telegram's URLs contain the token
+    logging.getLogger("httpx").setLevel(logging.WARNING)

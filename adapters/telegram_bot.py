@@ -1,0 +1,312 @@
+"""The Telegram adapter: python-telegram-bot in, the core's replies out, reminders delivered.
+
+Translate in (`to_incoming`), call `Advisor.handle`, render out (`render_html`,
+`keyboard`), deliver reminders (`deliver`), and map Telegram errors to core outcomes.
+In groups the bot speaks only when addressed: a command (also `/cmd@BotName`), an
+@mention, or a reply to one of its messages; works with privacy mode on or off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import os
+import time
+import weakref
+from collections.abc import Callable
+
+# Opt in to python-telegram-bot's coming timedelta `retry_after` (silences its deprecation warning).
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from bot.advisor import Advisor
+from bot.events import ChatRef, Incoming, Reply
+from bot.markup import parse, split
+from bot.scheduler import Delivery
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+MAX_MESSAGE = 4096
+ADMIN_CACHE_SECONDS = 300
+CONCURRENT_UPDATES = 64
+CONNECTIONS = 8
+GROUP_COMMANDS = ("ask", "topics", "quiz", "deadlines", "remind", "help", "autoanswer")
+
+
+def render_html(markup: str) -> str:
+    """The core's markup as Telegram HTML; every piece of text is escaped."""
+    out = []
+    for seg in parse(markup):
+        text = html.escape(seg.text, quote=False)
+        if seg.kind == "bold":
+            out.append(f"<b>{text}</b>")
+        elif seg.kind == "link":
+            out.append(f'<a href="{html.escape(seg.url, quote=True)}">{text}</a>')
+        else:
+            out.append(text)
+    return "".join(out)
+
+
+def keyboard(reply: Reply, bot_username: str | None) -> InlineKeyboardMarkup | None:
+    """Inline buttons carrying the core's actions, plus a deep-link button when asked for."""
+    rows = [[InlineKeyboardButton(b.label, callback_data=b.action) for b in row] for row in reply.buttons]
+    if reply.start_payload and bot_username:
+        rows.append([InlineKeyboardButton("Open private chat", url=f"https://t.me/{bot_username}?start={reply.start_payload}")])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+class TelegramAdapter:
+    """Runs the bot on Telegram (long polling) and delivers reminders there."""
+
+    def __init__(self, advisor: Advisor, token: str, api_url: str | None = None, rate_limit: bool = True):
+        self.advisor = advisor
+        builder = Application.builder().token(token)
+        if api_url:
+            base = api_url.rstrip("/")
+            builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+        if rate_limit:
+            builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        # many chats at once; `_in_order` keeps each chat's updates in arrival order
+        # (the default HTTP pool has one connection, which would serialise every reply)
+        self.app = (builder.concurrent_updates(CONCURRENT_UPDATES)
+                    .connection_pool_size(CONNECTIONS).pool_timeout(10.0).build())
+        self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.app.add_handler(CallbackQueryHandler(self._on_callback))
+        self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, self._on_message))
+        self.app.add_error_handler(self._on_error)
+        self._admins: dict[tuple[int, int], tuple[bool, float]] = {}
+        self.admin_cache_seconds = ADMIN_CACHE_SECONDS
+        self.handled: list[Callable[[], None]] = []  # observers: called after each update is handled
+
+    @property
+    def username(self) -> str | None:
+        try:
+            return self.app.bot.username
+        except RuntimeError:
+            return None
+
+    async def start(self) -> None:
+        """Connect, register the command menus, and start long polling."""
+        await self.app.initialize()
+        await self._register_commands()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES,
+                                             error_callback=self._on_polling_error)
+        await self.app.start()
+        log.info("telegram adapter started as @%s", self.username)
+
+    async def stop(self) -> None:
+        """Stop taking updates, finish in-flight handlers, and close the connection."""
+        if self.app.updater and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def _register_commands(self) -> None:
+        commands = self.advisor.commands.values()
+        private = [BotCommand(c.name, c.description[:256]) for c in commands if not c.admin_only]
+        group = [BotCommand(c.name, c.description[:256]) for c in commands if c.name in GROUP_COMMANDS]
+        try:
+            await self.app.bot.set_my_commands(private, scope=BotCommandScopeAllPrivateChats())
+            await self.app.bot.set_my_commands(group, scope=BotCommandScopeAllGroupChats())
+        except TelegramError as exc:  # a menu is nice to have; never fatal
+            log.warning("could not register the command menu: %s", exc)
+
+    # translate in
+
+    async def to_incoming(self, message: Message) -> Incoming | None:
+        """The core's view of a text message, or None when it is not for this bot."""
+        text = message.text or ""
+        user = message.from_user
+        if user is None or user.is_bot:
+            return None
+        private = message.chat.type == ChatType.PRIVATE
+        me = (self.username or "").lower()
+        addressed = private
+        command = False
+        for entity in message.entities:
+            piece = text[entity.offset: entity.offset + entity.length]
+            if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+                target = piece.partition("@")[2].lower()
+                if target and target != me:
+                    return None  # a command for another bot
+                command = addressed = True
+            elif entity.type == MessageEntity.MENTION and piece[1:].lower() == me:
+                addressed = True
+                text = (text[: entity.offset] + text[entity.offset + entity.length:]).strip()
+            elif entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == self.app.bot.id:
+                addressed = True
+        reply_to = message.reply_to_message
+        if reply_to and reply_to.from_user and reply_to.from_user.id == self.app.bot.id:
+            addressed = True
+        is_admin = private or (command and await self._is_admin(message.chat.id, user.id))
+        return Incoming(platform=PLATFORM, chat_id=str(message.chat.id), user_id=str(user.id),
+                        user_name=user.first_name or "", is_private=private, text=text,
+                        addressed=addressed, is_admin=is_admin)
+
+    async def _is_admin(self, chat_id: int, user_id: int) -> bool:
+        cached = self._admins.get((chat_id, user_id))
+        if cached and time.monotonic() - cached[1] < self.admin_cache_seconds:
+            return cached[0]
+        try:
+            member = await self.app.bot.get_chat_member(chat_id, user_id)
+            admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+        except TelegramError as exc:
+            log.warning("could not check admin status: %s", exc)
+            admin = False
+        self._admins[(chat_id, user_id)] = (admin, time.monotonic())
+        return admin
+
+    # handlers
+
+    def _lock(self, chat_id: int) -> asyncio.Lock:
+        lock = self._chat_locks.get(chat_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._chat_locks[chat_id] = lock
+        return lock
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            message = update.message
+            if message is None:
+                return
+            async with self._lock(message.chat.id):
+                event = await self.to_incoming(message)
+                if event is None:
+                    return
+                replies = await self.advisor.handle(event)
+                await self._send_all(event, replies, origin=message)
+        finally:
+            self._notify_handled()
+
+    async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        try:
+            if query is None or query.from_user is None:
+                return
+            await query.answer()  # always acknowledge, or the client shows a spinner
+            message = query.message if isinstance(query.message, Message) else None
+            chat = message.chat if message else None
+            private = chat is None or chat.type == ChatType.PRIVATE
+            chat_id = chat.id if chat else query.from_user.id
+            async with self._lock(chat_id):
+                event = Incoming(platform=PLATFORM, chat_id=str(chat_id), user_id=str(query.from_user.id),
+                                 user_name=query.from_user.first_name or "", is_private=private,
+                                 action=query.data or "", addressed=True,
+                                 is_admin=private or await self._is_admin(chat_id, query.from_user.id))
+                replies = await self.advisor.handle(event)
+                await self._send_all(event, replies, origin=message, pressed=True)
+        finally:
+            self._notify_handled()
+
+    async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        try:
+            if message and message.migrate_to_chat_id:
+                moved = self.advisor.store.move_chat(PLATFORM, str(message.chat.id), str(message.migrate_to_chat_id))
+                log.info("group %s became supergroup %s; moved %d reminder(s)", message.chat.id,
+                         message.migrate_to_chat_id, moved)
+        finally:
+            self._notify_handled()
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update failed: %s", context.error, exc_info=context.error)
+
+    def _on_polling_error(self, error: TelegramError) -> None:
+        log.warning("telegram polling error (will retry): %s", error)
+
+    def _notify_handled(self) -> None:
+        for observer in self.handled:
+            observer()
+
+    # render out
+
+    async def _send_all(self, event: Incoming, replies: list[Reply], origin: Message | None,
+                        pressed: bool = False) -> None:
+        for reply in replies:
+            if reply.private and not event.is_private:
+                if not await self._send(int(event.user_id), reply):
+                    await self._ask_to_start(event, reply)
+                continue
+            if pressed and reply.replace and origin is not None and await self._edit(origin, reply):
+                continue
+            await self._send(int(event.chat_id), reply)
+
+    async def _send(self, chat_id: int, reply: Reply) -> bool:
+        """Send a reply, split to fit; False if the user has not opened a private chat with the bot."""
+        chunks = split(reply.text, MAX_MESSAGE, render_html) or [""]
+        markup = keyboard(reply, self.username)
+        try:
+            for index, chunk in enumerate(chunks):
+                last = index == len(chunks) - 1
+                await self.app.bot.send_message(chat_id, render_html(chunk) or "…", parse_mode=ParseMode.HTML,
+                                                reply_markup=markup if last else None,
+                                                link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except Forbidden:
+            return False
+        return True
+
+    async def _edit(self, message: Message, reply: Reply) -> bool:
+        chunks = split(reply.text, MAX_MESSAGE, render_html)
+        if len(chunks) != 1:
+            return False
+        try:
+            await message.edit_text(render_html(chunks[0]), parse_mode=ParseMode.HTML,
+                                    reply_markup=keyboard(reply, self.username),
+                                    link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return True
+            return False
+        return True
+
+    async def _ask_to_start(self, event: Incoming, reply: Reply) -> None:
+        """The user never opened a private chat with the bot: tell them, in the group, how."""
+        payload = reply.start_payload or "start"
+        note = Reply(f"{event.user_name or 'Hi'}, I can only answer that privately. Tap below to open a private "
+                     "chat with me (press Start), then ask again.", start_payload=payload)
+        await self._send(int(event.chat_id), note)
+
+    # reminders
+
+    async def deliver(self, target: ChatRef, reply: Reply) -> Delivery:
+        """The scheduler's way to post a reminder; Telegram errors become core outcomes."""
+        chunks = split(reply.text, MAX_MESSAGE, render_html)
+        try:
+            for index, chunk in enumerate(chunks):
+                await self.app.bot.send_message(
+                    int(target.chat_id), render_html(chunk), parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard(reply, self.username) if index == len(chunks) - 1 else None,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except ChatMigrated as exc:
+            return Delivery.moved(str(exc.new_chat_id))
+        except Forbidden as exc:
+            return Delivery.gone(f"Forbidden: {exc.message}")
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                return Delivery.gone(exc.message)
+            return Delivery.retry(exc.message)
+        except (RetryAfter, NetworkError) as exc:
+            return Delivery.retry(str(exc))
+        except asyncio.CancelledError:
+            raise
+        return Delivery.ok()

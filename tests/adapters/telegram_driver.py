@@ -1,0 +1,156 @@
+"""Drives the real python-telegram-bot adapter through the fake Bot API, as a Telegram user would."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+from adapters.telegram_bot import PLATFORM, TelegramAdapter
+from bot.advisor import Advisor
+from bot.knowledge import KnowledgeBase
+from bot.scheduler import Scheduler
+from bot.store import Store
+from tests.adapters.fake_telegram import BOT_USER, FakeTelegram
+from tests.fakes import FakeClock
+from tests.scenario import Transcript
+
+USER = {"id": 777, "is_bot": False, "first_name": "Amina"}
+GROUP_ID = -100123
+_TAG = re.compile(r"<[^>]+>")
+
+
+def plain(text: str) -> str:
+    return html.unescape(_TAG.sub("", text))
+
+
+class TelegramDriver:
+    def __init__(self, kb: KnowledgeBase, fake: FakeTelegram, db_path: Path, start: dt.datetime):
+        self.kb, self.fake, self.db_path = kb, fake, db_path
+        self.clock = FakeClock(start)
+        self.private = True
+        self._handled = 0
+        self._handled_changed = asyncio.Condition()
+        self._message_id = 1
+        self.last_keyboard: dict[str, Any] | None = None
+
+    async def boot(self) -> None:
+        self.store = Store.open(self.db_path)
+        self.advisor = Advisor(self.kb, self.store, self.clock)
+        self.adapter = TelegramAdapter(self.advisor, self.fake.token, self.fake.url, rate_limit=False)
+        self.adapter.admin_cache_seconds = 0
+        self.adapter.handled.append(self._on_handled)
+        self.scheduler = Scheduler(self.store, {PLATFORM: self.adapter}, self.advisor.reminders.render_delivery,
+                                   self.clock)
+        self.advisor.reminders.on_change(self.scheduler.wake)
+        await self.adapter.start()
+
+    async def shutdown(self) -> None:
+        await self.adapter.stop()
+        self.store.close()
+
+    def _on_handled(self) -> None:
+        self._handled += 1
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._handled_changed:
+            self._handled_changed.notify_all()
+
+    async def _push_and_wait(self, **update: Any) -> None:
+        target = self._handled + 1
+        await self.fake.push(**update)
+        async with self._handled_changed:
+            await asyncio.wait_for(self._handled_changed.wait_for(lambda: self._handled >= target), 10)
+
+    @property
+    def chat(self) -> dict[str, Any]:
+        if self.private:
+            return {"id": USER["id"], "type": "private", "first_name": USER["first_name"]}
+        return {"id": GROUP_ID, "type": "supergroup", "title": "IMG group"}
+
+    # Driver
+
+    async def start(self, private: bool) -> None:
+        self.private = private
+
+    def set_admin(self, admin: bool) -> None:
+        key = (GROUP_ID, USER["id"])
+        (self.fake.admins.add if admin else self.fake.admins.discard)(key)
+
+    async def say(self, text: str, mention: bool = False, reply_to: dict | None = None) -> Transcript:
+        entities = []
+        if mention:
+            handle = f"@{BOT_USER['username']}"
+            text = f"{handle} {text}"
+            entities.append({"type": "mention", "offset": 0, "length": len(handle)})
+        elif text.startswith("/"):
+            entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+        self._message_id += 1
+        message = {"message_id": self._message_id, "date": 0, "chat": self.chat, "from": USER, "text": text,
+                   "entities": entities}
+        if reply_to:
+            message["reply_to_message"] = reply_to
+        mark = len(self.fake.calls)
+        await self._push_and_wait(message=message)
+        return self._transcript(mark)
+
+    async def press(self, label: str) -> Transcript:
+        message = self._find_button_message(label)
+        button = next(b for row in message["reply_markup"]["inline_keyboard"] for b in row
+                      if b["text"].lower().startswith(label.lower()) and "callback_data" in b)
+        mark = len(self.fake.calls)
+        self._message_id += 1
+        await self._push_and_wait(callback_query={
+            "id": str(self._message_id), "from": USER, "chat_instance": "ci", "data": button["callback_data"],
+            "message": {**message, "date": 0}})
+        return self._transcript(mark)
+
+    async def advance(self, delta: dt.timedelta) -> Transcript:
+        self.clock.advance(delta)
+        mark = len(self.fake.calls)
+        await self.scheduler.dispatch_due()
+        return self._transcript(mark)
+
+    async def restart(self) -> None:
+        await self.shutdown()
+        await self.boot()
+
+    # reading what the user saw
+
+    def _find_button_message(self, label: str) -> dict[str, Any]:
+        candidates = [m for m in reversed(list(self.fake.messages.values())) if m.get("reply_markup")]
+        for message in ([self.last_keyboard] if self.last_keyboard else []) + candidates:
+            if message is None:
+                continue
+            for row in message["reply_markup"].get("inline_keyboard", []):
+                if any(b["text"].lower().startswith(label.lower()) for b in row):
+                    return message
+        raise AssertionError(f"no button starting {label!r}")
+
+    def _transcript(self, mark: int) -> Transcript:
+        lines, buttons = [], []
+        for method, params in self.fake.calls[mark:]:
+            if method not in ("sendMessage", "editMessageText"):
+                continue
+            text = plain(params["text"])
+            if not self.private and int(params["chat_id"]) == USER["id"]:
+                text = "(private) " + text
+            markup = params.get("reply_markup") or {}
+            for row in markup.get("inline_keyboard", []):
+                for b in row:
+                    if "url" in b and "?start=" in b["url"]:
+                        text += f"\n(opens the private chat with /start {b['url'].split('?start=')[1]})"
+                    else:
+                        buttons.append(b["text"])
+            lines.append(text)
+            if markup.get("inline_keyboard"):
+                message_id = None
+                sent = [m for m in self.fake.messages.values() if m.get("text") == params["text"]]
+                if sent:
+                    message_id = sent[-1]["message_id"]
+                self.last_keyboard = self.fake.messages.get(message_id) if message_id else None
+        return Transcript("\n\n".join(lines), buttons)
