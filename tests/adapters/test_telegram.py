@@ -97,12 +97,14 @@ async def test_deep_link_start_payload_opens_the_right_quiz(driver: TelegramDriv
     assert "Am I on track for ECFMG and the Match? · question 1" in got.text
 
 
-async def test_hostile_text_is_escaped_and_long_answers_are_split(driver: TelegramDriver, fake: FakeTelegram) -> None:
+async def test_hostile_text_is_escaped_and_long_answers_are_split(driver: TelegramDriver, fake: FakeTelegram,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     await driver.say("/timezone <b>Mars</b> & <script>")
     sent = fake.sent()[-1]["text"]
     assert "&lt;b&gt;Mars&lt;/b&gt; &amp; &lt;script&gt;" in sent and "<script>" not in sent
-    driver.advisor.faq.kb.entries["observership-cost"] = driver.advisor.faq.kb.entries["observership-cost"].model_copy(
-        update={"answer": "\n\n".join(f"Paragraph {i}: " + "<&> word " * 60 for i in range(30))})
+    entries = driver.advisor.faq.kb.entries  # shared by every test: patched, then restored
+    monkeypatch.setitem(entries, "observership-cost", entries["observership-cost"].model_copy(
+        update={"answer": "\n\n".join(f"Paragraph {i}: " + "<&> word " * 60 for i in range(30))}))
     driver.advisor.faq._entry_replies.clear()
     mark = len(fake.sent())
     await driver.say("/ask observership fees")
