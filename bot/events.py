@@ -59,11 +59,16 @@ class Reply:
 
 @dataclass(frozen=True)
 class ChatRef:
-    """Where a message goes: a chat on one platform, or (dm=True) a user's private chat."""
+    """Where a message goes: a chat on one platform, or (dm=True) a user's private chat.
+
+    `fallback_chat_id` is the chat a private delivery came from, where an adapter may
+    post a short notice if the private chat cannot be reached (Discord DMs closed).
+    """
 
     platform: str
     chat_id: str
     dm: bool = False
+    fallback_chat_id: str | None = None
 
 
 def button_rows(buttons: list[Button], per_row: int = 1) -> tuple[tuple[Button, ...], ...]:

@@ -116,7 +116,7 @@ class QuizService:
             return [self._menu(private=False)]
         quiz = self._find(name)
         if quiz is None:
-            return [Reply(f"I don't have a quiz called {escape(name[:40])!r}.", self._menu(False).buttons)]
+            return [Reply(f"I don't have a quiz called “{escape(name[:40])}”.", self._menu(False).buttons)]
         return self.start(event, quiz, force=False)
 
     def _find(self, name: str) -> Quiz | None:

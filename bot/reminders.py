@@ -69,7 +69,7 @@ class ReminderService:
                           private=not event.is_private)]
         choice = resolve(args[:80])
         if choice is None:
-            return [Reply(f"I don't know the time zone {escape(args.strip()[:80])!r}. Try a city (/timezone Lahore), "
+            return [Reply(f"I don't know the time zone “{escape(args.strip()[:80])}”. Try a city (/timezone Lahore), "
                           "a zone name (/timezone Asia/Kolkata) or an offset (/timezone UTC+5:30).",
                           private=not event.is_private)]
         self.store.set_timezone(event.platform, event.user_id, choice.name)

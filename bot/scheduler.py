@@ -151,7 +151,8 @@ class Scheduler:
             self.store.retry_later(reminder.id, now.timestamp() + BACKOFF_SECONDS[-1],
                                    f"no {reminder.platform} adapter running")
             return False
-        target = ChatRef(reminder.platform, reminder.chat_id, dm=reminder.dm)
+        fallback = reminder.origin_chat_id if reminder.dm and reminder.origin_chat_id != reminder.owner_id else None
+        target = ChatRef(reminder.platform, reminder.chat_id, dm=reminder.dm, fallback_chat_id=fallback)
         try:
             result = await notifier.deliver(target, self.render(reminder, late))
         except Exception as exc:  # an adapter bug must not stop other deliveries

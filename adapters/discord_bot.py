@@ -1,0 +1,351 @@
+"""The Discord adapter: discord.py slash commands, mentions and buttons in; the core's replies out.
+
+Slash commands mirror the core's commands; in channels the bot also answers when
+mentioned or replied to. Buttons are one `DynamicItem` whose `custom_id` carries the
+core's action, so buttons on messages from before a restart still work. Private
+replies are ephemeral (slash commands, buttons) or DMs (mentions), with a clear
+fallback when DMs are closed. Mentions in output are disabled (`AllowedMentions.none`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+
+from bot.advisor import Advisor
+from bot.events import Button, ChatRef, Incoming, Reply
+from bot.markup import parse, split
+from bot.scheduler import Delivery
+from bot.timezones import suggest
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+MAX_MESSAGE = 2000
+MAX_BUTTONS = 25
+READY_TIMEOUT = 60.0
+_MENTION = re.compile(r"<@!?(\d+)>")
+# command -> (option name, description, required)
+OPTIONS: dict[str, tuple[str, str, bool]] = {
+    "ask": ("question", "Your question, in your own words", True),
+    "quiz": ("name", "Which quiz (leave empty to pick)", False),
+    "remind": ("when_and_what", "e.g. tomorrow 9am book OET, or every Monday 9am study", True),
+    "timezone": ("zone", "A city, a zone such as Asia/Kolkata, or UTC+5:30", False),
+    "autoanswer": ("state", "on or off", False),
+}
+ADMIN_COMMANDS = {"autoanswer"}
+
+
+def render_markdown(markup: str) -> str:
+    """The core's markup as Discord markdown, with every piece of text escaped."""
+    out = []
+    for seg in parse(markup):
+        text = discord.utils.escape_markdown(seg.text)
+        if seg.kind == "bold":
+            out.append(f"**{text}**")
+        elif seg.kind == "link":
+            out.append(f"[{text}](<{seg.url}>)")
+        else:
+            out.append(text)
+    return "".join(out)
+
+
+class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"a/(?P<action>.+)"):
+    """Any button the bot sends; pressing it hands the action to the core, even after a restart."""
+
+    def __init__(self, label: str, action: str):
+        super().__init__(discord.ui.Button(label=label[:80] or "·", custom_id=f"a/{action}",
+                                           style=discord.ButtonStyle.secondary))
+        self.action = action
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
+                             match: re.Match[str], /) -> "ActionButton":
+        return cls(item.label or "", match["action"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client = interaction.client
+        assert isinstance(client, _Client)
+        await client.adapter.on_action(interaction, self.action)
+
+
+def view_for(buttons: list[Button]) -> discord.ui.View | None:
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    seen = set()
+    for button in buttons[:MAX_BUTTONS]:
+        if button.action in seen:
+            continue
+        seen.add(button.action)
+        view.add_item(ActionButton(button.label, button.action))
+    return view
+
+
+class _Client(discord.Client):
+    def __init__(self, adapter: "DiscordAdapter", **options: Any):
+        super().__init__(**options)
+        self.adapter = adapter
+        self.tree = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ActionButton)
+        await self.adapter.sync_commands()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message)
+
+
+class DiscordAdapter:
+    """Runs the bot on Discord and delivers reminders there."""
+
+    def __init__(self, advisor: Advisor, token: str, api_url: str | None = None, gateway_url: str | None = None,
+                 guild_id: int | None = None, guild_ready_timeout: float = 2.0, **client_options: Any):
+        self.advisor = advisor
+        self.token = token
+        self.api_url = api_url
+        self.gateway_url = gateway_url
+        self.guild_id = guild_id
+        discord.VoiceClient.warn_nacl = False  # the bot has no voice features: skip the start-up warnings
+        discord.VoiceClient.warn_dave = False
+        intents = discord.Intents.default()
+        intents.message_content = True  # to read mentions and, with auto-answer, questions
+        self.client = _Client(self, intents=intents, allowed_mentions=discord.AllowedMentions.none(),
+                              guild_ready_timeout=guild_ready_timeout, **client_options)
+        self._register_commands()
+        self._task: asyncio.Task | None = None
+        self.handled: list[Any] = []  # observers, called after each event is handled
+
+    # lifecycle
+
+    async def start(self) -> None:
+        """Log in, connect to the gateway and wait until ready (login errors are raised)."""
+        if self.api_url:
+            discord.http.Route.BASE = self.api_url.rstrip("/")
+        if self.gateway_url:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        self._task = asyncio.create_task(self.client.start(self.token), name="discord-client")
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        done, _ = await asyncio.wait({self._task, ready}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            ready.cancel()
+            self._task.result()  # raises the login error
+            raise RuntimeError("discord client stopped during start-up")
+        if ready not in done:
+            ready.cancel()
+            raise TimeoutError("discord gateway did not become ready")
+        log.info("discord adapter started as %s", self.client.user)
+
+    async def stop(self) -> None:
+        """Close the gateway and HTTP session."""
+        await self.client.close()
+        if self._task is not None:
+            try:
+                await self._task
+            except Exception:  # noqa: BLE001 - already stopping
+                log.debug("discord client ended with an error during stop", exc_info=True)
+
+    # slash commands
+
+    def _register_commands(self) -> None:
+        for command in self.advisor.commands.values():
+            self.client.tree.add_command(self._slash(command.name, command.description))
+
+    def _slash(self, name: str, description: str) -> app_commands.Command:
+        option = OPTIONS.get(name)
+        if option is None:
+            async def callback(interaction: discord.Interaction) -> None:
+                await self.on_command(interaction, name, "")
+        elif option[2]:
+            async def callback(interaction: discord.Interaction, text: str) -> None:  # type: ignore[misc]
+                await self.on_command(interaction, name, text)
+        else:
+            async def callback(interaction: discord.Interaction, text: str | None = None) -> None:  # type: ignore[misc]
+                await self.on_command(interaction, name, text or "")
+        if option is not None:
+            callback = app_commands.rename(text=option[0])(app_commands.describe(text=option[1])(callback))
+        command = app_commands.Command(name=name, description=description[:100], callback=callback)
+        if name in ADMIN_COMMANDS:
+            command.default_permissions = discord.Permissions(manage_guild=True)
+        if name == "timezone":
+            command.autocomplete("text")(self._zones)
+        if name == "quiz":
+            command.autocomplete("text")(self._quizzes)
+        return command
+
+    async def _zones(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=z, value=z) for z in suggest(current, 25)]
+
+    async def _quizzes(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        quizzes = self.advisor.quiz.quizzes.values()
+        return [app_commands.Choice(name=q.title[:100], value=q.id) for q in quizzes
+                if current.lower() in (q.id + q.title).lower()][:25]
+
+    async def sync_commands(self) -> None:
+        """Publish the slash commands: to one guild (fast, for testing) or globally."""
+        try:
+            if self.guild_id:
+                guild = discord.Object(id=self.guild_id)
+                self.client.tree.copy_global_to(guild=guild)
+                await self.client.tree.sync(guild=guild)
+            else:
+                await self.client.tree.sync()
+        except discord.HTTPException as exc:
+            log.warning("could not sync slash commands: %s", exc)
+
+    # translate in
+
+    def _from_interaction(self, interaction: discord.Interaction, text: str = "", action: str | None = None) -> Incoming:
+        in_guild = interaction.guild_id is not None
+        perms = interaction.permissions
+        return Incoming(platform=PLATFORM, chat_id=str(interaction.channel_id or interaction.user.id),
+                        user_id=str(interaction.user.id), user_name=interaction.user.display_name,
+                        is_private=not in_guild, text=text, action=action, addressed=True,
+                        is_admin=not in_guild or perms.administrator or perms.manage_guild)
+
+    def from_message(self, message: discord.Message) -> Incoming | None:
+        """The core's view of a message, or None when it is not for the bot."""
+        if message.author.bot or self.client.user is None:
+            return None
+        in_guild = message.guild is not None
+        me = self.client.user.id
+        text = message.content
+        addressed = not in_guild
+        if any(m.id == me for m in message.mentions) or f"<@{me}>" in text or f"<@!{me}>" in text:
+            addressed = True
+        reference = message.reference.resolved if message.reference else None
+        if isinstance(reference, discord.Message) and reference.author.id == me:
+            addressed = True
+        text = _MENTION.sub(lambda m: "" if int(m.group(1)) == me else m.group(0), text).strip()
+        if in_guild and not addressed and text.startswith("/"):
+            return None  # a text command meant for another bot; ours are slash commands
+        perms = getattr(message.author, "guild_permissions", None)
+        is_admin = not in_guild or bool(perms and (perms.administrator or perms.manage_guild))
+        return Incoming(platform=PLATFORM, chat_id=str(message.channel.id), user_id=str(message.author.id),
+                        user_name=message.author.display_name, is_private=not in_guild, text=text,
+                        addressed=addressed, is_admin=is_admin)
+
+    # handlers
+
+    async def on_command(self, interaction: discord.Interaction, name: str, value: str) -> None:
+        try:
+            event = self._from_interaction(interaction, text=f"/{name} {value}".strip())
+            await self._respond(interaction, event, await self.advisor.handle(event))
+        finally:
+            self._notify_handled()
+
+    async def on_action(self, interaction: discord.Interaction, action: str) -> None:
+        try:
+            event = self._from_interaction(interaction, action=action)
+            await self._respond(interaction, event, await self.advisor.handle(event), pressed=True)
+        finally:
+            self._notify_handled()
+
+    async def on_message(self, message: discord.Message) -> None:
+        try:
+            event = self.from_message(message)
+            if event is None:
+                return
+            replies = await self.advisor.handle(event)
+            for reply in replies:
+                if reply.private and not event.is_private:
+                    if not await self._send_dm(message.author, reply):
+                        await self._send(message.channel, Reply(
+                            f"{message.author.display_name}, I couldn't send you a private message: your DMs are "
+                            "closed. Allow direct messages from server members (Privacy Settings), or use the "
+                            "slash command, which answers privately."))
+                    continue
+                await self._send(message.channel, reply)
+        except discord.HTTPException as exc:
+            log.warning("discord send failed: %s", exc)
+        finally:
+            self._notify_handled()
+
+    def _notify_handled(self) -> None:
+        for observer in self.handled:
+            observer()
+
+    # render out
+
+    async def _respond(self, interaction: discord.Interaction, event: Incoming, replies: list[Reply],
+                       pressed: bool = False) -> None:
+        in_guild = not event.is_private
+        has_private = any(r.private for r in replies)
+        for reply in replies:
+            if reply.start_payload and in_guild and has_private:
+                continue  # the private part is shown right here, only to the user
+            ephemeral = reply.private and in_guild
+            chunks = split(reply.text, MAX_MESSAGE, render_markdown) or [""]
+            for index, chunk in enumerate(chunks):
+                last = index == len(chunks) - 1
+                content = render_markdown(chunk) or "…"
+                view = view_for([b for row in reply.buttons for b in row]) if last else None
+                kwargs: dict[str, Any] = {"content": content, "allowed_mentions": discord.AllowedMentions.none()}
+                if view is not None:
+                    kwargs["view"] = view
+                if not interaction.response.is_done():
+                    if pressed and reply.replace and len(chunks) == 1:
+                        kwargs.pop("allowed_mentions")
+                        kwargs.setdefault("view", None)
+                        await interaction.response.edit_message(**kwargs)
+                    else:
+                        await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+                else:
+                    await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+
+    async def _send(self, channel: discord.abc.Messageable, reply: Reply) -> None:
+        chunks = split(reply.text, MAX_MESSAGE, render_markdown) or [""]
+        for index, chunk in enumerate(chunks):
+            view = view_for([b for row in reply.buttons for b in row]) if index == len(chunks) - 1 else None
+            kwargs: dict[str, Any] = {"allowed_mentions": discord.AllowedMentions.none()}
+            if view is not None:
+                kwargs["view"] = view
+            await channel.send(render_markdown(chunk) or "…", **kwargs)
+
+    async def _send_dm(self, user: discord.abc.User, reply: Reply) -> bool:
+        try:
+            await self._send(user, reply)
+        except discord.Forbidden:
+            return False
+        return True
+
+    # reminders
+
+    async def deliver(self, target: ChatRef, reply: Reply) -> Delivery:
+        """The scheduler's way to post a reminder; Discord errors become core outcomes."""
+        try:
+            if target.dm:
+                user = self.client.get_user(int(target.chat_id)) or await self.client.fetch_user(int(target.chat_id))
+                if not await self._send_dm(user, reply):
+                    await self._dm_fallback(target)
+                    return Delivery.gone("DMs closed")
+                return Delivery.ok()
+            channel = self.client.get_channel(int(target.chat_id)) or await self.client.fetch_channel(int(target.chat_id))
+            await self._send(channel, reply)  # type: ignore[arg-type]
+        except discord.NotFound as exc:
+            return Delivery.gone(f"not found: {exc.text}")
+        except discord.Forbidden as exc:
+            return Delivery.gone(f"forbidden: {exc.text}")
+        except (discord.DiscordServerError, discord.HTTPException, OSError) as exc:
+            return Delivery.retry(str(exc))
+        return Delivery.ok()
+
+    async def _dm_fallback(self, target: ChatRef) -> None:
+        """Tell the user, in the channel the reminder was set from, that their DMs are closed."""
+        if not target.fallback_chat_id:
+            return
+        try:
+            channel = (self.client.get_channel(int(target.fallback_chat_id))
+                       or await self.client.fetch_channel(int(target.fallback_chat_id)))
+            await channel.send(  # type: ignore[union-attr]
+                f"<@{target.chat_id}>, I couldn't send you a reminder because your DMs are closed. Allow direct "
+                "messages from server members (Privacy Settings) to receive reminders.",
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(id=int(target.chat_id))]))
+        except discord.HTTPException as exc:
+            log.info("DM fallback notice failed: %s", exc)
