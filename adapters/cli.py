@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
                                           "line. Exit status 1 on errors (warnings do not fail).")
     check.add_argument("--dir", type=Path, help="knowledge directory (default: IMG_ADVISOR_KB or the bundled one)")
 
+    report = sub.add_parser("report", help="what to improve next: unanswered questions, disliked answers",
+                            description="Reports from the database (IMG_ADVISOR_DB) for maintainers.")
+    report.add_argument("which", choices=("misses", "feedback"),
+                        help="misses: unanswered questions clustered by similarity; feedback: entries by 👎 rate")
+    report.add_argument("--csv", type=Path, metavar="FILE", help="write CSV to FILE instead of a table")
+
     ev = sub.add_parser("eval", help="score a question set (accuracy, out-of-scope rate, misses)",
                         description="Score a question set in the format of shared/eval/faq_dev.yaml.")
     ev.add_argument("file", type=Path, help="YAML list of {q, topic, expect_any}")
@@ -77,13 +83,16 @@ def _settings() -> Settings:
         raise SystemExit(f"img-advisor: {exc}") from None
 
 
-def _advisor(settings: Settings, store: Store | None = None) -> Advisor:
+def _advisor(settings: Settings, store: Store | None = None, owners: frozenset[str] = frozenset()) -> Advisor:
     try:
         kb = load_knowledge(settings.knowledge_dir)
     except KnowledgeError as exc:
         raise SystemExit(f"img-advisor: the knowledge base has errors:\n{exc}\n"
                          "Run `img-advisor kb check` for details.") from None
-    return Advisor(kb, store or Store.open(settings.db_path))
+    advisor = Advisor(kb, store or Store.open(settings.db_path), limits=settings.limits,
+                      owners=settings.owners | owners, log_text=settings.log_text)
+    advisor.knowledge_dir = settings.knowledge_dir
+    return advisor
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -123,7 +132,8 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     settings = _settings()
     store = Store.open(settings.db_path)
     try:
-        asyncio.run(run_console(_advisor(settings, store)))
+        # the person at the terminal runs the bot: they may reload its knowledge
+        asyncio.run(run_console(_advisor(settings, store, owners=frozenset({"console:console-user"}))))
     finally:
         store.close()
     return 0
@@ -143,6 +153,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(serve(advisor, build_adapters(advisor, settings)))
     finally:
         store.close()
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bot.faq import FaqService
+    from bot.reports import cluster_misses, feedback_table, misses_table
+
+    settings = _settings()
+    if not settings.db_path.exists():
+        raise SystemExit(f"img-advisor: no database at {settings.db_path} (set IMG_ADVISOR_DB)")
+    store = Store.open(settings.db_path)
+    try:
+        faq = FaqService(load_knowledge(settings.knowledge_dir))
+        as_csv = args.csv is not None
+        text = (misses_table(cluster_misses(store, faq), as_csv) if args.which == "misses"
+                else feedback_table(store, faq, as_csv))
+    finally:
+        store.close()
+    if args.csv:
+        args.csv.write_text(text, encoding="utf-8")
+        print(f"wrote {args.csv}")
+    else:
+        print(text, end="")
     return 0
 
 
@@ -174,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_kb_check(args)
     if command == "eval":
         return _cmd_eval(args)
+    if command == "report":
+        return _cmd_report(args)
     raise AssertionError(command)
 
 

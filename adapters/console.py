@@ -95,6 +95,9 @@ class ConsoleChat:
         blocks: list[str] = []
         buttons: list[Button] = []
         for reply in replies:
+            if reply.delete:
+                blocks.append("(the answer above was removed)")
+                continue
             text, shown = render(reply, first_number=len(buttons) + 1, in_group=not self.private)
             blocks.append(text)
             buttons.extend(shown)

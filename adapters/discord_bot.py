@@ -38,8 +38,9 @@ OPTIONS: dict[str, tuple[str, str, bool]] = {
     "remind": ("when_and_what", "e.g. tomorrow 9am book OET, or every Monday 9am study", True),
     "timezone": ("zone", "A city, a zone such as Asia/Kolkata, or UTC+5:30", False),
     "autoanswer": ("state", "on or off", False),
+    "settings": ("change", "e.g. quiet 22:00-07:00, quiet off (or leave empty for buttons)", False),
 }
-ADMIN_COMMANDS = {"autoanswer"}
+ADMIN_COMMANDS = {"autoanswer", "settings", "reload"}
 
 
 def render_markdown(markup: str) -> str:
@@ -277,6 +278,10 @@ class DiscordAdapter:
                        pressed: bool = False) -> None:
         in_guild = not event.is_private
         has_private = any(r.private for r in replies)
+        if any(r.delete for r in replies) and interaction.message is not None:
+            await interaction.response.defer()
+            await interaction.message.delete()
+            replies = [r for r in replies if not r.delete]
         for reply in replies:
             if reply.start_payload and in_guild and has_private:
                 continue  # the private part is shown right here, only to the user

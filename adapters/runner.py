@@ -50,6 +50,12 @@ async def serve(advisor: Advisor, adapters: dict[str, PlatformAdapter], stop: as
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
             pass
+    if advisor.knowledge_dir is not None and hasattr(signal, "SIGHUP"):
+        directory = advisor.knowledge_dir
+        try:  # `kill -HUP <pid>`: reload the knowledge base; a broken one is refused, the old one keeps running
+            loop.add_signal_handler(signal.SIGHUP, lambda: log.info(advisor.reload(directory)))
+        except (NotImplementedError, RuntimeError):
+            pass
     scheduler = Scheduler(advisor.store, adapters, advisor.reminders.render_delivery, advisor.clock)
     advisor.reminders.on_change(scheduler.wake)
     started: list[PlatformAdapter] = []
@@ -71,7 +77,7 @@ async def serve(advisor: Advisor, adapters: dict[str, PlatformAdapter], stop: as
                 await adapter.stop()
             except Exception:  # noqa: BLE001 - one adapter failing to stop must not keep the others running
                 log.exception("adapter failed to stop cleanly")
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
             try:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):

@@ -203,7 +203,6 @@ class TelegramAdapter:
         try:
             if query is None or query.from_user is None:
                 return
-            await query.answer()  # always acknowledge, or the client shows a spinner
             message = query.message if isinstance(query.message, Message) else None
             chat = message.chat if message else None
             private = chat is None or chat.type == ChatType.PRIVATE
@@ -214,7 +213,10 @@ class TelegramAdapter:
                                  action=query.data or "", addressed=True,
                                  is_admin=private or await self._is_admin(chat_id, query.from_user.id))
                 replies = await self.advisor.handle(event)
-                await self._send_all(event, replies, origin=message, pressed=True)
+                # every press is acknowledged (or the client keeps spinning); a short notice rides along
+                notice = next((r for r in replies if r.notice), None)
+                await query.answer(text=notice.text[:200] if notice else None)
+                await self._send_all(event, [r for r in replies if not r.notice], origin=message, pressed=True)
         finally:
             self._notify_handled()
 
@@ -243,6 +245,13 @@ class TelegramAdapter:
     async def _send_all(self, event: Incoming, replies: list[Reply], origin: Message | None,
                         pressed: bool = False) -> None:
         for reply in replies:
+            if reply.delete:
+                if origin is not None:
+                    try:
+                        await origin.delete()
+                    except TelegramError as exc:
+                        log.info("could not delete message: %s", exc)
+                continue
             if reply.private and not event.is_private:
                 if not await self._send(int(event.user_id), reply):
                     await self._ask_to_start(event, reply)

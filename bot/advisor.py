@@ -14,10 +14,13 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+from bot.answers import AnswerService, describe_user_data
+from bot.community import Limits, SettingsService, Throttle, quiet_until
 from bot.events import Button, Incoming, Outcome, Reply, button_rows
 from bot.faq import FaqService
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import KnowledgeBase, check_knowledge
 from bot.markup import escape
 from bot.quiz import QuizService
 from bot.reminders import ReminderService
@@ -43,6 +46,7 @@ class Command:
     description: str
     handler: Handler
     admin_only: bool = False
+    owner_only: bool = False
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[@-Z\\-_]")
@@ -60,10 +64,16 @@ def clean_text(text: str) -> str:
 class Advisor:
     """The bot's brain; every adapter calls `handle` and renders what comes back."""
 
-    def __init__(self, kb: KnowledgeBase, store: Store, clock: Clock | None = None):
-        self.faq = FaqService(kb)
+    def __init__(self, kb: KnowledgeBase, store: Store, clock: Clock | None = None, limits: Limits | None = None,
+                 owners: frozenset[str] = frozenset(), log_text: bool = False):
         self.store = store
         self.clock = clock or RealClock()
+        limits = limits or Limits()
+        self.answers = AnswerService(FaqService(kb), store, self.clock.now, limits.cooldown_minutes)
+        self.throttle = Throttle(limits)
+        self.settings = SettingsService(store)
+        self.owners = owners
+        self.log_text = log_text
         self.reminders = ReminderService(store, self.clock.now, kb.deadlines)
         self.quiz = QuizService(store, kb.quizzes, kb.entries, self.clock.now)
         self.quiz.add_reminder = self.reminders.add_personal
@@ -80,19 +90,44 @@ class Advisor:
             Command("reminders", "", "Your reminders, with cancel buttons", self.reminders.list_reminders),
             Command("timezone", "ZONE", "Set your time zone: a city, a zone or UTC+5:30", self.reminders.timezone),
             Command("deadlines", "", "Upcoming Match dates, with reminders", self.reminders.deadlines_list),
+            Command("mydata", "", "See everything I store about you", self._mydata),
             Command("forget", "", "Delete everything I store about you", self._forget),
+            Command("settings", "", "Admins: how the bot behaves in this group", self.settings.command,
+                    admin_only=True),
             Command("autoanswer", "on|off", "Admins: answer confident matches without a mention",
                     self._autoanswer, admin_only=True),
+            Command("reload", "", "Owners: reload the knowledge base", self._reload, owner_only=True),
         ):
             self.commands[command.name] = command
+
+    @property
+    def faq(self) -> FaqService:
+        """The knowledge base's question answering (replaced whole on reload)."""
+        return self.answers.faq
 
     async def handle(self, event: Incoming) -> list[Reply]:
         """Serve one event (message, command or button press) and return what to say."""
         try:
+            if self.log_text:
+                log.info("%s %s/%s: %r", event.platform, event.chat_id, event.user_id, event.action or event.text)
+            if not self._for_me(event):
+                return await self._route(event)
+            self.store.seen(event.platform, event.user_id, event.chat_id, self.clock.now().timestamp())
+            verdict = self.throttle.check(event)
+            if verdict == "drop":
+                return []
+            if verdict == "warn":
+                return [Reply("You're sending messages faster than I can answer well. Please wait a minute, "
+                              "then ask again.", private=not event.is_private, notice=event.action is not None)]
             return await self._route(event)
         except Exception:
             log.exception("handler failed for %s event in chat %s", event.platform, event.chat_id)
             return [Reply("Sorry, something went wrong on my side. Please try again in a moment.")]
+
+    @staticmethod
+    def _for_me(event: Incoming) -> bool:
+        """Whether the event asks something of the bot (not just group chatter it overhears)."""
+        return event.is_private or event.addressed or event.action is not None or event.text.lstrip().startswith("/")
 
     async def _route(self, event: Incoming) -> list[Reply]:
         if event.action is not None:
@@ -109,14 +144,16 @@ class Advisor:
         if len(text) > MAX_TEXT:
             return [Reply(f"That message is too long for me ({len(text):,} characters). "
                           f"Please ask one question in under {MAX_TEXT:,} characters.")]
-        return self.faq.answer(text).replies
+        return self.answers.answer(event, text)
 
     async def _overheard(self, event: Incoming, text: str) -> list[Reply]:
-        """A group message not addressed to the bot: silent unless auto-answer is on and sure."""
-        if not text or len(text) > MAX_TEXT or not self.store.auto_answer(event.platform, event.chat_id):
+        """A group message not addressed to the bot: silent unless auto-answer is on, sure, and not quiet."""
+        if not text or len(text) > MAX_TEXT:
             return []
-        outcome = self.faq.answer(text)
-        return outcome.replies if outcome.entry else []
+        settings = self.store.chat_settings(event.platform, event.chat_id)
+        if not settings.auto_answer or quiet_until(settings, self.clock.now()):
+            return []
+        return self.answers.answer(event, text, unprompted=True)
 
     def ask(self, question: str) -> Outcome:
         """Answer one question as free text in a private chat would be (used by `ask --json`)."""
@@ -135,7 +172,9 @@ class Advisor:
             shown = escape(text.split()[0][:40])
             return [replace(self._help_reply(), text=f"I don't know the command {shown}.\n\n" + self._help_reply().text)]
         if command.admin_only and not (event.is_admin or event.is_private):
-            return [Reply(f"Only chat admins can use /{command.name}.")]
+            return [Reply(f"Sorry, only chat admins can use /{command.name}.", private=True)]
+        if command.owner_only and f"{event.platform}:{event.user_id}" not in self.owners:
+            return [Reply(f"Only the bot's owners can use /{command.name}.", private=True)]
         args = (match.group(2) or "").strip() if match else ""
         return await command.handler(event, args)
 
@@ -143,6 +182,20 @@ class Advisor:
         kind, _, value = (event.action or "").partition(":")
         if kind == "faq" and value in self.faq.kb.entries:
             return [self.faq.entry_reply(value)]
+        if kind == "faqp":
+            replies = await self.answers.press_private_copy(event, value)
+            if replies is not None:
+                return replies
+        if kind == "fb":
+            replies = await self.answers.press_feedback(event, value.split(":"))
+            if replies is not None:
+                return replies
+        if kind == "del" and value:
+            return await self.answers.press_delete(event, value)
+        if kind == "set":
+            replies = await self.settings.press(event, value.split(":"))
+            if replies is not None:
+                return replies
         if kind == "topic":
             reply = self.faq.topic_reply(value)
             if reply:
@@ -158,6 +211,8 @@ class Advisor:
             if replies is not None:
                 return replies
         if kind == "forget":
+            if value == "ask":
+                return await self._forget(event, "")
             return self._forget_confirmed(event, value == "yes")
         if kind == "dl":
             replies = await self.reminders.press_deadline(event, value.split(":"))
@@ -203,12 +258,39 @@ class Advisor:
             return [Reply("Type your question after /ask, for example: /ask how much does an observership cost?")]
         if len(args) > MAX_TEXT:
             return [Reply(f"That question is too long for me. Please keep it under {MAX_TEXT:,} characters.")]
-        return self.faq.answer(args).replies
+        return self.answers.answer(event, args)
+
+    async def _mydata(self, event: Incoming, args: str) -> list[Reply]:
+        return [Reply(describe_user_data(self.store, event.platform, event.user_id, self.clock.now()),
+                      button_rows([Button("Delete all of it", "forget:ask")]), private=True)]
+
+    def reload(self, directory: Path) -> str:
+        """Load the knowledge base again; a broken one is refused and the old one keeps running."""
+        kb, problems = check_knowledge(directory)
+        errors = [p for p in problems if p.severity == "error"]
+        if kb is None:
+            shown = "\n".join(str(p) for p in errors[:10])
+            log.error("knowledge reload refused; still running the old knowledge base:\n%s", shown)
+            return f"Reload refused: {len(errors)} error(s); the old knowledge base is still running.\n{shown}"
+        self.answers.faq = FaqService(kb)
+        self.quiz.quizzes = kb.quizzes
+        self.quiz.entries = kb.entries
+        self.reminders.deadlines = kb.deadlines
+        log.info("knowledge base reloaded: %d entries, %d quizzes", len(kb.entries), len(kb.quizzes))
+        return f"Reloaded: {len(kb.entries)} entries, {len(kb.quizzes)} quizzes, {len(kb.deadlines)} deadlines."
+
+    knowledge_dir: Path | None = None
+
+    async def _reload(self, event: Incoming, args: str) -> list[Reply]:
+        if self.knowledge_dir is None:
+            return [Reply("This bot was started without a knowledge directory to reload from.", private=True)]
+        return [Reply(escape(self.reload(self.knowledge_dir)), private=True)]
 
     async def _forget(self, event: Incoming, args: str) -> list[Reply]:
         data = self.store.user_data(event.platform, event.user_id)
         summary = (f"{data['reminders']} reminder(s), {data['quiz_results']} quiz result(s), "
-                   f"{data['quiz_in_progress']} quiz in progress, time zone: {data['timezone'] or 'not set'}")
+                   f"{data['quiz_in_progress']} quiz in progress, {data['votes']} vote(s), "
+                   f"time zone: {data['timezone'] or 'not set'}")
         buttons = button_rows([Button("Yes, delete everything", "forget:yes"), Button("No, keep it", "forget:no")])
         return [Reply(f"This deletes everything I store about you, in every chat: {escape(summary)}. "
                       "It can't be undone. Are you sure?", buttons, private=True)]

@@ -48,6 +48,9 @@ class Reply:
     adapter edit the message whose button was pressed instead of sending a new one
     (quiz steps, menus). `start_payload` asks the adapter to offer a way into the
     private chat that starts with `/start <payload>` (a Telegram deep link).
+    `delete` asks the adapter to delete the message whose button was pressed (its
+    text is then empty). `notice` marks a short acknowledgement that an adapter may
+    show as a transient notice (a Telegram callback answer) instead of a message.
     """
 
     text: str
@@ -55,6 +58,8 @@ class Reply:
     private: bool = False
     replace: bool = False
     start_payload: str | None = None
+    delete: bool = False
+    notice: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,3 +89,4 @@ class Outcome:
     entry: str | None = None
     score: float | None = None
     suggestions: list[str] = field(default_factory=list)
+    kind: str = "answer"  # "answer" | "unsure" | "none" | "smalltalk" | "out_of_scope" | "invalid"

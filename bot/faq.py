@@ -57,25 +57,36 @@ class FaqService:
         buttons = [Button(t.title, f"topic:{t.id}") for t in kb.topics.values() if kb.entries_in(t.id)]
         self._topic_buttons = button_rows(buttons, per_row=2)
 
-    def answer(self, question: str) -> Outcome:
-        """Decide what to say to `question`, with the entry, score and suggestions behind it."""
+    def answer(self, question: str, answer_at: float | None = None) -> Outcome:
+        """Decide what to say to `question`, with the entry, score and suggestions behind it.
+
+        `answer_at` raises the confidence needed to answer (a group's auto-answer setting).
+        """
         normalized = normalize(question)
         stems = self.matcher.stems(normalized, normalized=True)
         ranked = self.matcher.rank(question, limit=MAX_SUGGESTIONS + 1, q_stems=stems)
         words = len(stems)
         top = ranked[0] if ranked else None
+        score = top.score if top else None
         if self.out_of_scope.found_in(normalized):
-            return Outcome([Reply(self.out_of_scope.reply, self._topic_buttons)], None, top.score if top else None)
-        if top and is_confident(ranked, words):
+            return Outcome([Reply(self.out_of_scope.reply, self._topic_buttons)], None, score, kind="out_of_scope")
+        if top and is_confident(ranked, words, answer_at=max(answer_at or ANSWER_AT, ANSWER_AT)):
             return Outcome([self.entry_reply(top.entry_id)], top.entry_id, top.score)
-        for kind in (self.thanks, self.greeting, self.chatter):
-            if kind.found_in(normalized):
-                return Outcome([Reply(kind.reply)], None, top.score if top else None)
+        for talk in (self.thanks, self.greeting, self.chatter):
+            if talk.found_in(normalized):
+                return Outcome([Reply(talk.reply)], None, score, kind="smalltalk")
         suggestions = [c for c in ranked if c.score >= SUGGEST_AT][:MAX_SUGGESTIONS]
         if suggestions:
-            return Outcome([self._did_you_mean(suggestions)], None, top.score if top else None,
-                           [c.entry_id for c in suggestions])
-        return Outcome([self.nothing_fits()], None, top.score if top else None)
+            return Outcome([self._did_you_mean(suggestions)], None, score, [c.entry_id for c in suggestions],
+                           kind="unsure")
+        return Outcome([self.nothing_fits()], None, score, kind="none")
+
+    def short_reply(self, entry_id: str) -> Reply:
+        """A group-friendly answer: the title and first paragraph, with the details offered privately."""
+        entry = self.kb.entries[entry_id]
+        first = entry.answer.strip().split("\n\n")[0]
+        return Reply(f"{bold(entry.title)}\n\n{first}",
+                     button_rows([Button("Details in private", f"faqp:{entry_id}")]))
 
     def entry_reply(self, entry_id: str) -> Reply:
         """The full answer of one entry: title, answer, sources, review date, related buttons."""

@@ -81,7 +81,8 @@ class ReminderService:
 
     async def remind(self, event: Incoming, args: str) -> list[Reply]:
         """Create a reminder from "<when> <what>"."""
-        to_group = not event.is_private and event.is_admin
+        members_may = not event.is_private and self.store.chat_settings(event.platform, event.chat_id).members_remind
+        to_group = not event.is_private and (event.is_admin or members_may)
         private = not event.is_private and not to_group
         if not args.strip():
             return [Reply("Tell me when and what. " + escape(EXAMPLES), private=private)]
@@ -116,7 +117,7 @@ class ReminderService:
         if to_group:
             lines.append("It will be posted in this group.")
         elif not event.is_private:
-            lines.append("I'll send it to you privately (only admins can set group reminders).")
+            lines.append("I'll send it to you privately (only admins can set group reminders here).")
         buttons = button_rows([Button("Cancel this reminder", f"rem:cancel:{reminder_id}")])
         return [Reply("\n".join(lines), buttons, private=private)]
 

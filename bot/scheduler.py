@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.community import quiet_until
 from bot.events import ChatRef, Reply
 from bot.store import Reminder, Store
 from bot.when import next_occurrence
@@ -146,6 +147,11 @@ class Scheduler:
             latest, following = next_occurrence(reminder.rule, reminder.tz, now)
             occurrence = latest or occurrence  # missed occurrences collapse into the latest one
         late = occurrence if now - occurrence > LATE_AFTER else None
+        if not reminder.dm:
+            held = quiet_until(self.store.chat_settings(reminder.platform, reminder.chat_id), now)
+            if held is not None:  # the group asked for quiet: post when quiet hours end
+                self.store.hold(reminder.id, held.timestamp())
+                return False
         notifier = self.notifiers.get(reminder.platform)
         if notifier is None:
             self.store.retry_later(reminder.id, now.timestamp() + BACKOFF_SECONDS[-1],

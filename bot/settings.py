@@ -13,6 +13,11 @@
 | DISCORD_API_URL       | https://discord.com/api/v10                     | REST base (proxy/test)          |
 | DISCORD_GATEWAY_URL   | (from Discord)                                  | gateway address (proxy/test)    |
 | DISCORD_GUILD_ID      | (none)                                          | sync slash commands to one guild|
+| IMG_ADVISOR_OWNERS    | (none)                                          | e.g. telegram:123,discord:456   |
+| IMG_ADVISOR_LOG_TEXT  | off                                             | on: log message text (debugging)|
+| IMG_ADVISOR_USER_RATE | 20/minute                                       | per-user limit (limits syntax)  |
+| IMG_ADVISOR_CHAT_RATE | 30/minute                                       | per-group limit                 |
+| IMG_ADVISOR_COOLDOWN_MINUTES | 10                                       | don't re-post an answer sooner  |
 
 Tokens come from the environment only; they are kept out of `repr` and never logged.
 """
@@ -23,7 +28,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from limits import parse as parse_rate
+
 import bot
+from bot.community import Limits
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -57,6 +65,9 @@ class Settings:
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
     discord_guild_id: int | None = None
+    owners: frozenset[str] = frozenset()
+    log_text: bool = False
+    limits: Limits = field(default_factory=Limits)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -79,7 +90,27 @@ class Settings:
             value = env.get(name, "").strip()
             if value and not value.startswith(("http://", "https://", "ws://", "wss://")):
                 raise SettingsError(f"{name} must be a URL starting with http(s):// or ws(s)://")
+        owners = frozenset(o.strip() for o in env.get("IMG_ADVISOR_OWNERS", "").split(",") if o.strip())
+        for owner in owners:
+            if ":" not in owner:
+                raise SettingsError(f"IMG_ADVISOR_OWNERS: {owner!r} should look like telegram:123456")
+        log_text = env.get("IMG_ADVISOR_LOG_TEXT", "off").strip().lower()
+        if log_text not in ("on", "off"):
+            raise SettingsError("IMG_ADVISOR_LOG_TEXT: use on or off")
+        rates = {}
+        for name, default in (("IMG_ADVISOR_USER_RATE", Limits.per_user), ("IMG_ADVISOR_CHAT_RATE", Limits.per_chat)):
+            value = env.get(name, "").strip() or default
+            try:
+                parse_rate(value)
+            except ValueError:
+                raise SettingsError(f"{name}={value!r}: write it like 20/minute") from None
+            rates[name] = value
+        cooldown = env.get("IMG_ADVISOR_COOLDOWN_MINUTES", "").strip() or str(Limits.cooldown_minutes)
+        if not cooldown.isdigit():
+            raise SettingsError("IMG_ADVISOR_COOLDOWN_MINUTES must be a whole number of minutes")
         return cls(
+            owners=owners, log_text=log_text == "on",
+            limits=Limits(rates["IMG_ADVISOR_USER_RATE"], rates["IMG_ADVISOR_CHAT_RATE"], int(cooldown)),
             db_path=db, knowledge_dir=kb, log_level=level,
             telegram_token=env.get("TELEGRAM_BOT_TOKEN", "").strip() or None,
             telegram_api_url=env.get("TELEGRAM_API_URL", "").strip() or None,

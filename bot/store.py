@@ -7,9 +7,15 @@ writers in one process (adapters and the scheduler) do not see "database is lock
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
 import json
+import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import sqlite_utils
@@ -61,10 +67,49 @@ def m003_quizzes(db: sqlite_utils.Database) -> None:
         pk=("platform", "user_id", "quiz_id"), not_null={"answers", "finished_at"})
 
 
+@migrations()
+def m004_community(db: sqlite_utils.Database) -> None:
+    """Group settings, answer cooldowns, feedback, unanswered questions, usage counts."""
+    table = db["chat_settings"]
+    table.add_column("threshold", float)
+    table.add_column("members_remind", int, not_null_default=0)
+    table.add_column("quiet_start", str)
+    table.add_column("quiet_end", str)
+    table.add_column("quiet_tz", str)
+    table.add_column("reply_style", str, not_null_default="full")
+    table.add_column("record_misses", int, not_null_default=1)
+    db["recent_answers"].create({"platform": str, "chat_id": str, "entry_id": str, "answered_at": float},
+                                pk=("platform", "chat_id", "entry_id"))
+    # voters are keyed by a keyed hash of the user id, never the id itself
+    db["feedback"].create({"platform": str, "voter": str, "entry_id": str, "vote": int, "at": float},
+                          pk=("platform", "voter", "entry_id"))
+    db["misses"].create({"id": int, "platform": str, "question": str, "reason": str, "nearest": str,
+                         "score": float, "at": float}, pk="id")
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["activity"].create({"platform": str, "kind": str, "key": str, "first_seen": float, "last_seen": float},
+                          pk=("platform", "kind", "key"))
+    db["counters"].create({"day": str, "platform": str, "name": str, "count": int},
+                          pk=("day", "platform", "name"))
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 PENDING, CLAIMED, SENT, CANCELLED, FAILED = "pending", "claimed", "sent", "cancelled", "failed"
 ACTIVE = (PENDING, CLAIMED)
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """What a chat's admins chose (see /settings); the defaults suit a large group."""
+
+    auto_answer: bool = False
+    threshold: float | None = None  # None: the bot's own confidence threshold
+    members_remind: bool = False  # may members (not only admins) post reminders to the group?
+    quiet_start: str | None = None  # "22:00"
+    quiet_end: str | None = None  # "07:00"
+    quiet_tz: str = "UTC"
+    reply_style: str = "full"  # "full" | "short" (short answer + details in private)
+    record_misses: bool = True  # keep unanswered questions (no user ids) to grow the knowledge base
 
 
 @dataclass(frozen=True)
@@ -105,6 +150,26 @@ class Store:
         migrations.apply(db)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction, taking the write lock up front (BEGIN IMMEDIATE).
+
+        With several processes or connections writing (adapters, the scheduler), a
+        transaction that first reads and then writes could fail at once with "database
+        is locked"; taking the lock at BEGIN lets the busy timeout wait instead.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     @classmethod
     def open(cls, path: Path | str) -> "Store":
         """Open (and create or migrate) the database at `path`."""
@@ -128,21 +193,105 @@ class Store:
 
     # chat settings
 
+    def chat_settings(self, platform: str, chat_id: str) -> "ChatSettings":
+        """A chat's settings (defaults when admins never changed any)."""
+        rows = list(self.db["chat_settings"].rows_where("platform = ? and chat_id = ?", [platform, chat_id]))
+        if not rows:
+            return ChatSettings()
+        row = rows[0]
+        return ChatSettings(auto_answer=bool(row["auto_answer"]), threshold=row["threshold"],
+                            members_remind=bool(row["members_remind"]), quiet_start=row["quiet_start"],
+                            quiet_end=row["quiet_end"], quiet_tz=row["quiet_tz"] or "UTC",
+                            reply_style=row["reply_style"] or "full", record_misses=bool(row["record_misses"]))
+
+    def update_chat_settings(self, platform: str, chat_id: str, **changes: object) -> "ChatSettings":
+        """Change some of a chat's settings and return them all."""
+        allowed = {f.name for f in fields(ChatSettings)}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"unknown settings: {sorted(unknown)}")
+        current = self.chat_settings(platform, chat_id)
+        merged = {**current.__dict__, **changes}
+        row = {k: (int(v) if isinstance(v, bool) else v) for k, v in merged.items()}
+        with self._write():
+            self.db["chat_settings"].upsert({"platform": platform, "chat_id": chat_id, "updated_at": time.time(),
+                                             **row}, pk=("platform", "chat_id"))
+        return ChatSettings(**merged)
+
     def auto_answer(self, platform: str, chat_id: str) -> bool:
         """Whether admins of this chat let the bot answer confident matches unasked."""
-        row = self.db.execute(
-            "select auto_answer from chat_settings where platform = ? and chat_id = ?",
-            [platform, chat_id],
-        ).fetchone()
-        return bool(row and row[0])
+        return self.chat_settings(platform, chat_id).auto_answer
 
     def set_auto_answer(self, platform: str, chat_id: str, on: bool) -> None:
         """Turn auto-answer on or off for a chat."""
-        with self.db.atomic():
-            self.db["chat_settings"].upsert(
-                {"platform": platform, "chat_id": chat_id, "auto_answer": int(on), "updated_at": time.time()},
-                pk=("platform", "chat_id"),
-            )
+        self.update_chat_settings(platform, chat_id, auto_answer=on)
+
+    # answer cooldowns
+
+    def last_answered(self, platform: str, chat_id: str, entry_id: str) -> float | None:
+        row = self.db.execute("select answered_at from recent_answers where platform = ? and chat_id = ? and "
+                              "entry_id = ?", [platform, chat_id, entry_id]).fetchone()
+        return row[0] if row else None
+
+    def mark_answered(self, platform: str, chat_id: str, entry_id: str, at: float) -> None:
+        with self._write():
+            self.db["recent_answers"].upsert({"platform": platform, "chat_id": chat_id, "entry_id": entry_id,
+                                              "answered_at": at}, pk=("platform", "chat_id", "entry_id"))
+
+    # pseudonyms, feedback, misses, usage
+
+    def _secret(self) -> bytes:
+        row = self.db.execute("select value from meta where key = 'pseudonym-key'").fetchone()
+        if row:
+            return bytes.fromhex(row[0])
+        key = secrets.token_bytes(32)
+        with self._write():
+            self.db["meta"].insert({"key": "pseudonym-key", "value": key.hex()}, ignore=True)
+        return self._secret()
+
+    def pseudonym(self, platform: str, user_id: str) -> str:
+        """A keyed hash of a user id: lets one vote per person be counted without storing who voted."""
+        return hmac.new(self._secret(), f"{platform}:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def vote(self, platform: str, user_id: str, entry_id: str, helpful: bool, at: float) -> bool:
+        """Record (or change) one person's vote on an entry; True if it is new."""
+        voter = self.pseudonym(platform, user_id)
+        with self._write():
+            existed = self.db.execute("select 1 from feedback where platform = ? and voter = ? and entry_id = ?",
+                                      [platform, voter, entry_id]).fetchone()
+            self.db["feedback"].upsert({"platform": platform, "voter": voter, "entry_id": entry_id,
+                                        "vote": int(helpful), "at": at}, pk=("platform", "voter", "entry_id"))
+        return existed is None
+
+    def feedback_by_entry(self) -> list[tuple[str, int, int]]:
+        """(entry id, helpful votes, unhelpful votes) for every entry with votes."""
+        return [(r[0], r[1], r[2]) for r in self.db.execute(
+            "select entry_id, sum(vote = 1), sum(vote = 0) from feedback group by entry_id")]
+
+    def record_miss(self, platform: str, question: str, reason: str, nearest: str | None, score: float | None,
+                    at: float) -> None:
+        """Keep a question the bot could not answer well; no user or chat id is stored."""
+        with self._write():
+            self.db["misses"].insert({"platform": platform, "question": question[:500], "reason": reason,
+                                      "nearest": nearest, "score": score, "at": at})
+
+    def misses(self) -> list[dict]:
+        return list(self.db["misses"].rows_where(order_by="at desc"))
+
+    def seen(self, platform: str, user_id: str, chat_id: str, at: float) -> None:
+        """Count a user and a chat as active (pseudonymously), for `img-advisor stats`."""
+        with self._write():
+            for kind, key in (("user", self.pseudonym(platform, user_id)), ("chat", self.pseudonym(platform, chat_id))):
+                self.db.execute("insert into activity (platform, kind, key, first_seen, last_seen) values (?, ?, ?, ?, ?)"
+                                " on conflict(platform, kind, key) do update set last_seen = excluded.last_seen",
+                                [platform, kind, key, at, at])
+
+    def count(self, platform: str, name: str, at: float) -> None:
+        """Add one to a daily usage counter (questions answered, quizzes finished, ...)."""
+        day = dt.datetime.fromtimestamp(at, dt.timezone.utc).strftime("%Y-%m-%d")
+        with self._write():
+            self.db.execute("insert into counters (day, platform, name, count) values (?, ?, ?, 1) "
+                            "on conflict(day, platform, name) do update set count = count + 1", [day, platform, name])
 
     # time zones
 
@@ -154,7 +303,7 @@ class Store:
 
     def set_timezone(self, platform: str, user_id: str, name: str) -> None:
         """Remember the user's time zone."""
-        with self.db.atomic():
+        with self._write():
             self.db["user_prefs"].upsert({"platform": platform, "user_id": user_id, "timezone": name},
                                          pk=("platform", "user_id"))
 
@@ -164,7 +313,7 @@ class Store:
                      text: str, tz: str, due_at: float, rule: str | None = None,
                      repeat: str | None = None) -> int:
         """Store a new pending reminder and return its id."""
-        with self.db.atomic():
+        with self._write():
             table = self.db["reminders"]
             table.insert({
                 "platform": platform, "owner_id": owner_id, "origin_chat_id": origin_chat_id,
@@ -195,7 +344,7 @@ class Store:
 
     def cancel_reminder(self, reminder_id: int, platform: str, owner_id: str) -> bool:
         """Cancel one of the user's active reminders; False if it is not theirs or not active."""
-        with self.db.atomic():
+        with self._write():
             cursor = self.db.execute(
                 "update reminders set status = ? where id = ? and platform = ? and owner_id = ? and status in (?, ?)",
                 [CANCELLED, reminder_id, platform, owner_id, *ACTIVE])
@@ -204,7 +353,7 @@ class Store:
     def snooze(self, reminder: Reminder, due_at: float) -> int:
         """Deliver `reminder` again at `due_at`: a one-off is re-armed, a recurring one gets a one-off copy."""
         if reminder.rule is None:
-            with self.db.atomic():
+            with self._write():
                 self.db.execute("update reminders set status = ?, due_at = ?, attempts = 0, claimed_at = null "
                                 "where id = ? and status in (?, ?)",
                                 [PENDING, due_at, reminder.id, SENT, PENDING])
@@ -222,7 +371,7 @@ class Store:
 
     def claim_due(self, now: float, limit: int = 500) -> list[Reminder]:
         """Atomically mark up to `limit` due reminders as claimed and return them."""
-        with self.db.atomic():
+        with self._write():
             rows = list(self.db["reminders"].rows_where(
                 "status = ? and due_at <= ?", [PENDING, now], order_by="due_at", limit=limit))
             if rows:
@@ -234,14 +383,14 @@ class Store:
 
     def release_claims(self) -> int:
         """On start: claims left by a crash go back to pending, to be sent (again)."""
-        with self.db.atomic():
+        with self._write():
             cursor = self.db.execute("update reminders set status = ?, claimed_at = null where status = ?",
                                      [PENDING, CLAIMED])
         return cursor.rowcount
 
     def confirm_sent(self, reminder_id: int, sent_at: float, next_due: float | None) -> None:
         """After a successful send: a one-off is done, a recurring one moves to its next time."""
-        with self.db.atomic():
+        with self._write():
             if next_due is None:
                 self.db.execute("update reminders set status = ?, sent_at = ?, attempts = 0 where id = ?",
                                 [SENT, sent_at, reminder_id])
@@ -251,19 +400,25 @@ class Store:
 
     def retry_later(self, reminder_id: int, due_at: float, error: str) -> None:
         """A transient failure: try again at `due_at`, counting the attempt."""
-        with self.db.atomic():
+        with self._write():
             self.db.execute("update reminders set status = ?, due_at = ?, attempts = attempts + 1, "
                             "last_error = ?, claimed_at = null where id = ?", [PENDING, due_at, error, reminder_id])
 
+    def hold(self, reminder_id: int, due_at: float) -> None:
+        """Postpone a claimed reminder without counting an attempt (a group's quiet hours)."""
+        with self._write():
+            self.db.execute("update reminders set status = ?, due_at = ?, claimed_at = null where id = ?",
+                            [PENDING, due_at, reminder_id])
+
     def retire(self, reminder_id: int, reason: str) -> None:
         """A permanent failure (blocked, chat gone, too many retries): stop, keeping the reason."""
-        with self.db.atomic():
+        with self._write():
             self.db.execute("update reminders set status = ?, last_error = ? where id = ?",
                             [FAILED, reason, reminder_id])
 
     def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
         """A chat changed id (Telegram group -> supergroup): its reminders follow it."""
-        with self.db.atomic():
+        with self._write():
             cursor = self.db.execute(
                 "update reminders set chat_id = ? where platform = ? and chat_id = ? and dm = 0",
                 [new_chat_id, platform, old_chat_id])
@@ -286,19 +441,19 @@ class Store:
     def save_quiz_session(self, platform: str, user_id: str, quiz_id: str, question_id: str,
                           answers: dict[str, str], history: list[str], now: float) -> None:
         """Store quiz progress in one write, so a crash never leaves half a step."""
-        with self.db.atomic():
+        with self._write():
             self.db["quiz_sessions"].upsert(
                 {"platform": platform, "user_id": user_id, "quiz_id": quiz_id, "question_id": question_id,
                  "answers": json.dumps(answers), "history": json.dumps(history), "updated_at": now},
                 pk=("platform", "user_id"))
 
     def end_quiz_session(self, platform: str, user_id: str) -> None:
-        with self.db.atomic():
+        with self._write():
             self.db.execute("delete from quiz_sessions where platform = ? and user_id = ?", [platform, user_id])
 
     def finish_quiz(self, platform: str, user_id: str, quiz_id: str, answers: dict[str, str], now: float) -> None:
         """Keep the result and close the session, atomically."""
-        with self.db.atomic():
+        with self._write():
             self.db["quiz_results"].upsert(
                 {"platform": platform, "user_id": user_id, "quiz_id": quiz_id,
                  "answers": json.dumps(answers), "finished_at": now}, pk=("platform", "user_id", "quiz_id"))
@@ -313,19 +468,25 @@ class Store:
 
     def user_data(self, platform: str, user_id: str) -> dict[str, int | str | None]:
         """A summary of everything stored about one user."""
-        count = lambda sql: int(self.db.execute(sql, [platform, user_id]).fetchone()[0])  # noqa: E731
+        count = lambda sql, key=user_id: int(self.db.execute(sql, [platform, key]).fetchone()[0])  # noqa: E731
+        voter = self.pseudonym(platform, user_id)
         return {
             "timezone": self.timezone(platform, user_id),
-            "reminders": count("select count(*) from reminders where platform = ? and owner_id = ?"),
+            "reminders": count("select count(*) from reminders where platform = ? and owner_id = ? "
+                               "and status in ('pending', 'claimed')"),
             "quiz_in_progress": count("select count(*) from quiz_sessions where platform = ? and user_id = ?"),
             "quiz_results": count("select count(*) from quiz_results where platform = ? and user_id = ?"),
+            "votes": count("select count(*) from feedback where platform = ? and voter = ?", voter),
         }
 
     def delete_user(self, platform: str, user_id: str) -> None:
-        """Delete everything stored about one user, in one transaction."""
-        with self.db.atomic():
-            for sql in ("delete from reminders where platform = ? and owner_id = ?",
-                        "delete from quiz_sessions where platform = ? and user_id = ?",
-                        "delete from quiz_results where platform = ? and user_id = ?",
-                        "delete from user_prefs where platform = ? and user_id = ?"):
-                self.db.execute(sql, [platform, user_id])
+        """Delete everything stored about one user, in every chat, in one transaction."""
+        voter = self.pseudonym(platform, user_id)
+        with self._write():
+            for sql, key in (("delete from reminders where platform = ? and owner_id = ?", user_id),
+                             ("delete from quiz_sessions where platform = ? and user_id = ?", user_id),
+                             ("delete from quiz_results where platform = ? and user_id = ?", user_id),
+                             ("delete from user_prefs where platform = ? and user_id = ?", user_id),
+                             ("delete from feedback where platform = ? and voter = ?", voter),
+                             ("delete from activity where platform = ? and kind = 'user' and key = ?", voter)):
+                self.db.execute(sql, [platform, key])

@@ -8,6 +8,7 @@ from bot.advisor import Advisor
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.settings import bundled_knowledge_dir
 from bot.store import Store
+from tests.fakes import TEST_LIMITS
 
 
 @pytest.fixture(scope="session")
@@ -22,4 +23,4 @@ def store() -> Store:
 
 @pytest.fixture
 def advisor(kb: KnowledgeBase, store: Store) -> Advisor:
-    return Advisor(kb, store)
+    return Advisor(kb, store, limits=TEST_LIMITS)

@@ -6,8 +6,12 @@ import asyncio
 import datetime as dt
 import re
 
+from bot.community import Limits
 from bot.events import ChatRef, Reply
 from bot.scheduler import Delivery
+
+TEST_LIMITS = Limits(per_user="10000/minute", per_chat="10000/minute", cooldown_minutes=10)
+"""Scenarios type faster than any person; rate limits have tests of their own."""
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(minute|min|hour|h|day|d|week|w)s?\s*$", re.IGNORECASE)
 _UNITS = {"minute": 60, "min": 60, "hour": 3600, "h": 3600, "day": 86400, "d": 86400, "week": 604800, "w": 604800}

@@ -58,7 +58,7 @@ async def test_buttons_that_no_longer_exist_say_so(advisor: Advisor, action: str
 async def test_a_handler_that_raises_gets_an_apology_and_a_logged_traceback(
     advisor: Advisor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def explode(question: str) -> None:
+    def explode(question: str, answer_at: float | None = None) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(advisor.faq, "answer", explode)

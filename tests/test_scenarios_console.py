@@ -13,7 +13,7 @@ from bot.advisor import Advisor
 from bot.knowledge import KnowledgeBase
 from bot.scheduler import Scheduler
 from bot.store import Store
-from tests.fakes import FakeClock
+from tests.fakes import TEST_LIMITS, FakeClock
 from tests.scenario import Scenario, Transcript, load_scenarios, play
 
 
@@ -31,7 +31,7 @@ class ConsoleDriver:
 
     def _boot(self) -> None:
         self.store = Store.open(self.db_path)
-        self.advisor = Advisor(self.kb, self.store, self.clock)
+        self.advisor = Advisor(self.kb, self.store, self.clock, limits=TEST_LIMITS)
         self.chat = ConsoleChat(self.advisor, private=self.private, is_admin=self.admin)
         self.scheduler = Scheduler(self.store, {PLATFORM: ConsoleNotifier(self.chat, self.delivered.append)},
                                    self.advisor.reminders.render_delivery, self.clock)

@@ -17,7 +17,7 @@ from bot.events import Incoming
 from bot.knowledge import KnowledgeBase
 from bot.scheduler import MAX_ATTEMPTS, Delivery, Scheduler
 from bot.store import FAILED, SENT, Store
-from tests.fakes import FakeClock, RecordingNotifier
+from tests.fakes import TEST_LIMITS, FakeClock, RecordingNotifier
 
 START = dt.datetime(2025, 10, 1, 6, 0, tzinfo=dt.timezone.utc)
 
@@ -35,7 +35,7 @@ def notifier() -> RecordingNotifier:
 
 @pytest.fixture
 def bot(kb: KnowledgeBase, store: Store, clock: FakeClock, notifier: RecordingNotifier) -> tuple[Advisor, Scheduler]:
-    advisor = Advisor(kb, store, clock)
+    advisor = Advisor(kb, store, clock, limits=TEST_LIMITS)
     scheduler = Scheduler(store, {"test": notifier}, advisor.reminders.render_delivery, clock)
     advisor.reminders.on_change(scheduler.wake)
     return advisor, scheduler

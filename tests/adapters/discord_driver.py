@@ -16,7 +16,7 @@ from bot.store import Store
 from tests.adapters.fake_discord import (
     BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, GUILD_ID, USER, FakeDiscord, member_payload, message_payload, snowflake,
 )
-from tests.fakes import FakeClock
+from tests.fakes import TEST_LIMITS, FakeClock
 from tests.scenario import Transcript
 
 DM_ID = DM_CHANNEL_ID + int(USER["id"]) % 1000
@@ -40,7 +40,7 @@ class DiscordDriver:
 
     async def boot(self) -> None:
         self.store = Store.open(self.db_path)
-        self.advisor = Advisor(self.kb, self.store, self.clock)
+        self.advisor = Advisor(self.kb, self.store, self.clock, limits=TEST_LIMITS)
         self.adapter = DiscordAdapter(self.advisor, "fake-token", api_url=self.fake.api_url,
                                       gateway_url=self.fake.gateway_url, guild_ready_timeout=0.05)
         self.adapter.handled.append(self._on_handled)
@@ -140,6 +140,9 @@ class DiscordDriver:
     def _transcript(self, mark: int) -> Transcript:
         lines, buttons = [], []
         for index, (method, path, body) in enumerate(self.fake.requests[mark:], mark):
+            if method == "DELETE" and "/messages/" in path:
+                lines.append("(the answer above was removed)")
+                continue
             if method not in ("POST", "PATCH") or body is None or index in self.fake.rejected:
                 continue
             if path.endswith("/callback"):

@@ -15,7 +15,7 @@ from bot.knowledge import KnowledgeBase
 from bot.scheduler import Scheduler
 from bot.store import Store
 from tests.adapters.fake_telegram import BOT_USER, FakeTelegram
-from tests.fakes import FakeClock
+from tests.fakes import TEST_LIMITS, FakeClock
 from tests.scenario import Transcript
 
 USER = {"id": 777, "is_bot": False, "first_name": "Amina"}
@@ -39,7 +39,7 @@ class TelegramDriver:
 
     async def boot(self) -> None:
         self.store = Store.open(self.db_path)
-        self.advisor = Advisor(self.kb, self.store, self.clock)
+        self.advisor = Advisor(self.kb, self.store, self.clock, limits=TEST_LIMITS)
         self.adapter = TelegramAdapter(self.advisor, self.fake.token, self.fake.url, rate_limit=False)
         self.adapter.admin_cache_seconds = 0
         self.adapter.handled.append(self._on_handled)
@@ -134,6 +134,12 @@ class TelegramDriver:
     def _transcript(self, mark: int) -> Transcript:
         lines, buttons = [], []
         for method, params in self.fake.calls[mark:]:
+            if method == "deleteMessage":
+                lines.append("(the answer above was removed)")
+                continue
+            if method == "answerCallbackQuery" and params.get("text"):
+                lines.append(params["text"])
+                continue
             if method not in ("sendMessage", "editMessageText"):
                 continue
             text = plain(params["text"])

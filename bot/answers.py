@@ -1,0 +1,116 @@
+"""Answer questions in context: cooldowns, the group's reply style, feedback, removal, misses.
+
+Every answer carries "Helpful? 👍 / 👎" (one vote per person per entry, counted under a
+keyed hash, never a user id); in groups, the person who asked (or an admin) can remove
+the answer. Questions the bot could not answer, and answers voted 👎, are kept without
+user or chat ids, if the chat allows it, for `img-advisor report misses`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable
+
+from bot.events import Button, Incoming, Outcome, Reply
+from bot.faq import FaqService
+from bot.markup import bold, escape
+from bot.store import Store
+from bot.when import format_local
+
+Now = Callable[[], dt.datetime]
+MAX_REMEMBERED = 20_000
+
+
+class AnswerService:
+    def __init__(self, faq: FaqService, store: Store, now: Now, cooldown_minutes: int = 10):
+        self.faq = faq
+        self.store = store
+        self.now = now
+        self.cooldown = dt.timedelta(minutes=cooldown_minutes)
+        self._asked: OrderedDict[str, str] = OrderedDict()  # feedback token -> question (memory only)
+
+    def answer(self, event: Incoming, question: str, unprompted: bool = False) -> list[Reply]:
+        """The replies to a question asked in `event`'s chat (`unprompted`: auto-answer)."""
+        settings = self.store.chat_settings(event.platform, event.chat_id)
+        group = not event.is_private
+        outcome = self.faq.answer(question, answer_at=settings.threshold if unprompted else None)
+        now = self.now()
+        if unprompted and outcome.entry is None:
+            return []
+        if outcome.entry is None:
+            if outcome.kind in ("unsure", "none") and settings.record_misses:
+                self.store.record_miss(event.platform, question, outcome.kind, outcome.suggestions[0]
+                                       if outcome.suggestions else None, outcome.score, now.timestamp())
+            return outcome.replies
+        self.store.count(event.platform, "questions answered", now.timestamp())
+        if group:
+            last = self.store.last_answered(event.platform, event.chat_id, outcome.entry)
+            if last is not None and now.timestamp() - last < self.cooldown.total_seconds():
+                # asked directly: point to the earlier answer; overheard: say nothing
+                return [] if unprompted else [self._already_answered(outcome.entry, now.timestamp() - last)]
+            self.store.mark_answered(event.platform, event.chat_id, outcome.entry, now.timestamp())
+        base = self.faq.short_reply(outcome.entry) if group and settings.reply_style == "short" else outcome.replies[0]
+        return [self._decorate(base, outcome, event, question)]
+
+    def _decorate(self, reply: Reply, outcome: Outcome, event: Incoming, question: str) -> Reply:
+        token = secrets.token_urlsafe(6)
+        self._asked[token] = question
+        while len(self._asked) > MAX_REMEMBERED:
+            self._asked.popitem(last=False)
+        row = [Button("👍 Helpful", f"fb:{outcome.entry}:{token}:1"), Button("👎 Not helpful", f"fb:{outcome.entry}:{token}:0")]
+        if not event.is_private:
+            row.append(Button("🗑 Remove", f"del:{event.user_id}"))
+        return Reply(reply.text, reply.buttons + (tuple(row),), reply.private)
+
+    def _already_answered(self, entry_id: str, seconds: float) -> Reply:
+        minutes = max(1, int(seconds // 60))
+        title = self.faq.kb.entries[entry_id].title
+        return Reply(f"I answered {bold(title)} in this chat {minutes} minute{'s' if minutes > 1 else ''} ago: "
+                     "scroll up, or tap for a private copy.", ((Button("Send me a private copy", f"faqp:{entry_id}"),),))
+
+    # buttons
+
+    async def press_feedback(self, event: Incoming, parts: list[str]) -> list[Reply] | None:
+        """`fb:<entry>:<token>:<1|0>`: one vote per person per entry."""
+        if len(parts) != 3 or parts[0] not in self.faq.kb.entries or parts[2] not in ("0", "1"):
+            return None
+        entry_id, token, helpful = parts[0], parts[1], parts[2] == "1"
+        self.store.vote(event.platform, event.user_id, entry_id, helpful, self.now().timestamp())
+        if not helpful and self.store.chat_settings(event.platform, event.chat_id).record_misses:
+            question = self._asked.get(token) or f"(an answer of “{self.faq.kb.entries[entry_id].title}”)"
+            self.store.record_miss(event.platform, question, "downvote", entry_id, None, self.now().timestamp())
+        text = "Thanks, glad it helped!" if helpful else "Thanks for telling me; this helps improve the answers."
+        return [Reply(text, private=True, notice=True)]
+
+    async def press_private_copy(self, event: Incoming, entry_id: str) -> list[Reply] | None:
+        if entry_id not in self.faq.kb.entries:
+            return None
+        reply = self.faq.entry_reply(entry_id)
+        return [Reply(reply.text, reply.buttons, private=True)]
+
+    async def press_delete(self, event: Incoming, asker: str) -> list[Reply]:
+        if event.user_id == asker or event.is_admin:
+            return [Reply("", delete=True)]
+        return [Reply("Only the person who asked (or an admin) can remove this answer.", private=True, notice=True)]
+
+
+def describe_user_data(store: Store, platform: str, user_id: str, now: dt.datetime) -> str:
+    """Everything stored about one user, in words (/mydata)."""
+    data = store.user_data(platform, user_id)
+    lines = [bold("What I store about you"), f"• Time zone: {escape(str(data['timezone'] or 'not set'))}"]
+    reminders = store.active_reminders(platform, user_id)
+    lines.append(f"• Active reminders: {len(reminders)}")
+    for reminder in reminders[:20]:
+        when = format_local(dt.datetime.fromtimestamp(reminder.due_at, dt.timezone.utc), reminder.tz)
+        lines.append(f"   – {escape(when)}: {escape(reminder.text)}")
+    session = store.quiz_session(platform, user_id)
+    lines.append(f"• Quiz in progress: {escape(session['quiz_id']) if session else 'none'}")
+    results = store.quiz_results(platform, user_id)
+    lines.append(f"• Quiz results kept: {', '.join(escape(q) for q, _, _ in results) or 'none'}")
+    lines.append(f"• Helpful/not-helpful votes: {data['votes']} (stored under a one-way code, not your id)")
+    lines.append("")
+    lines.append("Not stored: your messages, your name, or which chats you are in. Unanswered questions are kept "
+                 "without any name or id. Use /forget to delete everything above.")
+    return "\n".join(lines)

@@ -1,0 +1,172 @@
+"""Group etiquette: admin settings, quiet hours, cooldowns and rate limits.
+
+A bot in a group of 10,000 must never flood it. Admins choose how it behaves
+(/settings); the same answer is not re-posted within a cooldown; each user and each
+chat has a rate limit (the `limits` library, moving window), after which the bot says
+so once and then stays quiet until the window frees up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from bot.events import Button, Incoming, Reply, button_rows
+from bot.markup import bold, escape
+from bot.store import ChatSettings, Store
+from bot.timezones import tzinfo
+
+THRESHOLDS = (("normal", None), ("high", 0.60), ("very high", 0.75))
+_QUIET = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?$")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Flood limits; defaults suit a busy group (configurable, see bot.settings)."""
+
+    per_user: str = "20/minute"
+    per_chat: str = "30/minute"
+    cooldown_minutes: int = 10
+
+
+class Throttle:
+    """Per-user and per-chat rate limits with a single polite notice when exceeded."""
+
+    def __init__(self, limits: Limits):
+        self.user_limit = parse(limits.per_user)
+        self.chat_limit = parse(limits.per_chat)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._warned: set[str] = set()
+
+    def check(self, event: Incoming) -> str:
+        """"ok", "warn" (first time over a limit: say so once) or "drop"."""
+        user_key = f"user:{event.platform}:{event.user_id}"
+        checks = [(self.user_limit, user_key)]
+        if not event.is_private:
+            checks.append((self.chat_limit, f"chat:{event.platform}:{event.chat_id}"))
+        for limit, key in checks:
+            if not self._limiter.hit(limit, key):
+                if key in self._warned:
+                    return "drop"
+                self._warned.add(key)
+                return "warn"
+            self._warned.discard(key)
+        return "ok"
+
+
+def quiet_until(settings: ChatSettings, now: dt.datetime) -> dt.datetime | None:
+    """The end of the chat's quiet hours if `now` falls inside them, else None."""
+    if not settings.quiet_start or not settings.quiet_end:
+        return None
+    zone = tzinfo(settings.quiet_tz)
+    local = now.astimezone(zone)
+    start = dt.time.fromisoformat(settings.quiet_start)
+    end = dt.time.fromisoformat(settings.quiet_end)
+    t = local.time()
+    inside = start <= t < end if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    end_day = local.date() if t < end else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(end_day, end, tzinfo=zone).astimezone(dt.timezone.utc)
+
+
+class SettingsService:
+    """`/settings`: what admins can change for their group, as buttons and short commands."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def _describe(self, s: ChatSettings) -> tuple[str, list[Button]]:
+        level = next(name for name, value in THRESHOLDS if value == s.threshold) if any(
+            v == s.threshold for _, v in THRESHOLDS) else f"{s.threshold:.2f}"
+        quiet = f"{s.quiet_start}-{s.quiet_end} ({s.quiet_tz})" if s.quiet_start else "off"
+        lines = [
+            bold("Settings for this chat"),
+            f"• Auto-answer confident matches without a mention: {'on' if s.auto_answer else 'off'} "
+            f"(confidence needed: {level})",
+            f"• Members may post reminders to the group: {'yes' if s.members_remind else 'no, admins only'}",
+            f"• Quiet hours (no unprompted posts): {escape(quiet)}",
+            f"• Answers in the group: {'short, details in private' if s.reply_style == 'short' else 'full'}",
+            f"• Keep unanswered questions, without names, to improve the bot: {'on' if s.record_misses else 'off'}",
+            "",
+            "Quiet hours: /settings quiet 22:00-07:00 (your time zone) or /settings quiet off.",
+        ]
+        next_level = THRESHOLDS[(next((i for i, (_, v) in enumerate(THRESHOLDS) if v == s.threshold), 0) + 1)
+                                % len(THRESHOLDS)][0]
+        buttons = [
+            Button(f"Auto-answer: turn {'off' if s.auto_answer else 'on'}", f"set:aa:{int(not s.auto_answer)}"),
+            Button(f"Confidence: {next_level}", f"set:th:{next_level.replace(' ', '-')}"),
+            Button("Members' reminders: " + ("admins only" if s.members_remind else "allow"),
+                   f"set:mr:{int(not s.members_remind)}"),
+            Button("Answers: " + ("full" if s.reply_style == "short" else "short"),
+                   f"set:rs:{'full' if s.reply_style == 'short' else 'short'}"),
+            Button(f"Keep unanswered questions: turn {'off' if s.record_misses else 'on'}",
+                   f"set:rm:{int(not s.record_misses)}"),
+        ]
+        if s.quiet_start:
+            buttons.append(Button("Quiet hours: turn off", "set:qh:off"))
+        return "\n".join(lines), buttons
+
+    def _refusal(self, event: Incoming) -> list[Reply] | None:
+        if event.is_private:
+            return [Reply("Settings are for groups: add me to a group and use /settings there as an admin.")]
+        if not event.is_admin:
+            return [Reply("Sorry, only this chat's admins can change my settings.", private=True)]
+        return None
+
+    async def command(self, event: Incoming, args: str) -> list[Reply]:
+        refusal = self._refusal(event)
+        if refusal:
+            return refusal
+        words = args.lower().split()
+        if words[:1] == ["quiet"]:
+            return self._quiet(event, " ".join(words[1:]))
+        if words[:1] == ["autoanswer"] and words[1:2] in (["on"], ["off"]):
+            self.store.update_chat_settings(event.platform, event.chat_id, auto_answer=words[1] == "on")
+        text, buttons = self._describe(self.store.chat_settings(event.platform, event.chat_id))
+        return [Reply(text, button_rows(buttons))]
+
+    def _quiet(self, event: Incoming, spec: str) -> list[Reply]:
+        if spec in ("off", "none", ""):
+            changed = self.store.update_chat_settings(event.platform, event.chat_id, quiet_start=None, quiet_end=None)
+        else:
+            match = _QUIET.match(spec.replace(" ", ""))
+            if not match or int(match.group(1)) > 23 or int(match.group(3)) > 23 \
+                    or int(match.group(2) or 0) > 59 or int(match.group(4) or 0) > 59:
+                return [Reply("Write quiet hours like /settings quiet 22:00-07:00 (or /settings quiet off).")]
+            zone = self.store.timezone(event.platform, event.user_id) or "UTC"
+            changed = self.store.update_chat_settings(
+                event.platform, event.chat_id, quiet_start=f"{int(match.group(1)):02d}:{match.group(2) or '00'}",
+                quiet_end=f"{int(match.group(3)):02d}:{match.group(4) or '00'}", quiet_tz=zone)
+        text, buttons = self._describe(changed)
+        return [Reply(text, button_rows(buttons), replace=True)]
+
+    async def press(self, event: Incoming, parts: list[str]) -> list[Reply] | None:
+        if len(parts) != 2:
+            return None
+        refusal = self._refusal(event)
+        if refusal:
+            return refusal
+        key, value = parts
+        changes: dict[str, object]
+        if key == "aa" and value in "01":
+            changes = {"auto_answer": value == "1"}
+        elif key == "mr" and value in "01":
+            changes = {"members_remind": value == "1"}
+        elif key == "rm" and value in "01":
+            changes = {"record_misses": value == "1"}
+        elif key == "rs" and value in ("full", "short"):
+            changes = {"reply_style": value}
+        elif key == "th" and value.replace("-", " ") in dict(THRESHOLDS):
+            changes = {"threshold": dict(THRESHOLDS)[value.replace("-", " ")]}
+        elif key == "qh" and value == "off":
+            changes = {"quiet_start": None, "quiet_end": None}
+        else:
+            return None
+        text, buttons = self._describe(self.store.update_chat_settings(event.platform, event.chat_id, **changes))
+        return [Reply(text, button_rows(buttons), replace=True)]
