@@ -69,6 +69,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="misses: unanswered questions clustered by similarity; feedback: entries by 👎 rate")
     report.add_argument("--csv", type=Path, metavar="FILE", help="write CSV to FILE instead of a table")
 
+    sub.add_parser("stats", help="users, chats, questions answered, reminders pending (JSON)",
+                   description="Usage numbers from the database, as JSON.")
+    health = sub.add_parser("health", help="check the database, the knowledge base and the running bot",
+                            description="Exit 0 when the database opens at the current schema, the knowledge "
+                                        "base loads and (with --require-running) the bot's heartbeat is fresh.")
+    health.add_argument("--require-running", action="store_true",
+                        help="also fail unless `img-advisor run` wrote a heartbeat in the last 2 minutes")
+    backup = sub.add_parser("backup", help="copy the database safely while the bot runs",
+                            description="Copy IMG_ADVISOR_DB to FILE with SQLite's online backup.")
+    backup.add_argument("file", type=Path, help="where to write the copy")
+
     ev = sub.add_parser("eval", help="score a question set (accuracy, out-of-scope rate, misses)",
                         description="Score a question set in the format of shared/eval/faq_dev.yaml.")
     ev.add_argument("file", type=Path, help="YAML list of {q, topic, expect_any}")
@@ -179,6 +190,59 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stats(args: argparse.Namespace) -> int:
+    store = Store.open(_settings().db_path)
+    try:
+        print(json.dumps(store.stats(), indent=2))
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_health(args: argparse.Namespace) -> int:
+    import time
+
+    from bot.store import SCHEMA_VERSION
+
+    settings = _settings()
+    report: dict[str, object] = {}
+    ok = True
+    try:
+        store = Store.open(settings.db_path)
+        report["database"] = f"ok (schema {store.schema_version} of {SCHEMA_VERSION})"
+        ok &= store.schema_version == SCHEMA_VERSION
+        beat = store.meta("heartbeat")
+        store.close()
+    except Exception as exc:  # noqa: BLE001 - health reports any failure
+        report["database"], beat, ok = f"error: {exc}", None, False
+    kb, problems = check_knowledge(settings.knowledge_dir)
+    report["knowledge"] = f"ok ({len(kb.entries)} entries)" if kb else f"{sum(p.severity == 'error' for p in problems)} errors"
+    ok &= kb is not None
+    if beat and beat != "stopped":
+        age = time.time() - json.loads(beat)["at"]
+        report["running"] = f"heartbeat {age:.0f} s ago ({', '.join(json.loads(beat)['platforms'])})"
+        ok &= not args.require_running or age < 120
+    else:
+        report["running"] = "not running" if beat == "stopped" else "no heartbeat yet"
+        ok &= not args.require_running
+    report["status"] = "ok" if ok else "unhealthy"
+    print(json.dumps(report, indent=2))
+    return 0 if ok else 1
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if not settings.db_path.exists():
+        raise SystemExit(f"img-advisor: no database at {settings.db_path}")
+    store = Store.open(settings.db_path)
+    try:
+        store.backup(args.file)
+    finally:
+        store.close()
+    print(f"backed up {settings.db_path} to {args.file}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from bot.evaluation import evaluate, load_questions, print_report
 
@@ -194,8 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _parser().parse_args(argv)
     settings = _settings()
-    setup_logging(settings.log_level if args.command != "kb" else "WARNING",
-                  secrets=[settings.telegram_token or "", settings.discord_token or ""])
+    quiet = args.command in ("kb", "stats", "health", "backup", "report", "ask", "eval")
+    setup_logging("WARNING" if quiet else settings.log_level,
+                  secrets=[settings.telegram_token or "", settings.discord_token or "",
+                           settings.telegram_webhook_secret or ""], fmt=settings.log_format)
     command = args.command or "run"
     if command == "run":
         return _cmd_run(args)
@@ -209,6 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_eval(args)
     if command == "report":
         return _cmd_report(args)
+    handlers = {"stats": _cmd_stats, "health": _cmd_health, "backup": _cmd_backup}
+    if command in handlers:
+        return handlers[command](args)
     raise AssertionError(command)
 
 

@@ -8,8 +8,10 @@ lost or doubled), and closes the database.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
+import time
 from typing import Protocol
 
 from bot.advisor import Advisor
@@ -24,6 +26,16 @@ class PlatformAdapter(Notifier, Protocol):
     async def stop(self) -> None: ...
 
 
+HEARTBEAT_SECONDS = 30
+
+
+async def _heartbeat(advisor: Advisor, platforms: list[str]) -> None:
+    """Record that the process is alive, for `img-advisor health --require-running`."""
+    while True:
+        advisor.store.set_meta("heartbeat", json.dumps({"at": time.time(), "platforms": platforms}))
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
 def build_adapters(advisor: Advisor, settings: Settings) -> dict[str, PlatformAdapter]:
     """An adapter for every platform whose token is configured."""
     adapters: dict[str, PlatformAdapter] = {}
@@ -31,7 +43,10 @@ def build_adapters(advisor: Advisor, settings: Settings) -> dict[str, PlatformAd
         from adapters.telegram_bot import PLATFORM, TelegramAdapter
 
         adapters[PLATFORM] = TelegramAdapter(advisor, settings.telegram_token, settings.telegram_api_url,
-                                             rate_limit=settings.telegram_rate_limiter)
+                                             rate_limit=settings.telegram_rate_limiter,
+                                             webhook_url=settings.telegram_webhook_url,
+                                             webhook_listen=settings.telegram_webhook_listen,
+                                             webhook_secret=settings.telegram_webhook_secret)
     if settings.discord_token:
         from adapters.discord_bot import PLATFORM as DISCORD, DiscordAdapter
 
@@ -65,12 +80,15 @@ async def serve(advisor: Advisor, adapters: dict[str, PlatformAdapter], stop: as
             started.append(adapter)
             log.info("%s adapter running", name)
         deliveries = asyncio.create_task(scheduler.run(), name="reminder-scheduler")
+        heartbeat = asyncio.create_task(_heartbeat(advisor, sorted(adapters)), name="heartbeat")
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait({deliveries, waiter}, return_when=asyncio.FIRST_COMPLETED)
         log.info("stopping: no new updates; finishing in-flight work")
         scheduler.stop()
         await deliveries
+        heartbeat.cancel()
         waiter.cancel()
+        advisor.store.set_meta("heartbeat", "stopped")
     finally:
         for adapter in reversed(started):
             try:

@@ -15,6 +15,7 @@ import os
 import time
 import weakref
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 # Opt in to python-telegram-bot's coming timedelta `retry_after` (silences its deprecation warning).
 os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -74,8 +75,13 @@ def keyboard(reply: Reply, bot_username: str | None) -> InlineKeyboardMarkup | N
 class TelegramAdapter:
     """Runs the bot on Telegram (long polling) and delivers reminders there."""
 
-    def __init__(self, advisor: Advisor, token: str, api_url: str | None = None, rate_limit: bool = True):
+    def __init__(self, advisor: Advisor, token: str, api_url: str | None = None, rate_limit: bool = True,
+                 webhook_url: str | None = None, webhook_listen: tuple[str, int] = ("0.0.0.0", 8443),
+                 webhook_secret: str | None = None):
         self.advisor = advisor
+        self.webhook_url = webhook_url
+        self.webhook_listen = webhook_listen
+        self.webhook_secret = webhook_secret
         builder = Application.builder().token(token)
         if api_url:
             base = api_url.rstrip("/")
@@ -103,14 +109,23 @@ class TelegramAdapter:
             return None
 
     async def start(self) -> None:
-        """Connect, register the command menus, and start long polling."""
+        """Connect, register the command menus, and start long polling (or the webhook server)."""
         await self.app.initialize()
         await self._register_commands()
         assert self.app.updater is not None
-        await self.app.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES,
-                                             error_callback=self._on_polling_error)
+        if self.webhook_url:
+            host, port = self.webhook_listen
+            # Telegram sends the secret in a header on every request; python-telegram-bot refuses others (403)
+            await self.app.updater.start_webhook(
+                listen=host, port=port, url_path=urlsplit(self.webhook_url).path.lstrip("/"),
+                webhook_url=self.webhook_url, secret_token=self.webhook_secret, allowed_updates=Update.ALL_TYPES)
+            mode = f"webhook on {host}:{port}"
+        else:
+            await self.app.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES,
+                                                 error_callback=self._on_polling_error)
+            mode = "long polling"
         await self.app.start()
-        log.info("telegram adapter started as @%s", self.username)
+        log.info("telegram adapter started as @%s (%s)", self.username, mode)
 
     async def stop(self) -> None:
         """Stop taking updates, finish in-flight handlers, and close the connection."""

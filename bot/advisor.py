@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -107,6 +108,17 @@ class Advisor:
 
     async def handle(self, event: Incoming) -> list[Reply]:
         """Serve one event (message, command or button press) and return what to say."""
+        started = time.perf_counter()
+        replies = await self._handle(event)
+        if log.isEnabledFor(logging.INFO):  # one line per event; no ids, no text
+            kind = "button" if event.action is not None else "command" if event.text.lstrip().startswith("/") \
+                else "message"
+            log.info("event platform=%s chat=%s kind=%s replies=%d ms=%.1f", event.platform,
+                     "private" if event.is_private else "group", kind, len(replies),
+                     (time.perf_counter() - started) * 1000)
+        return replies
+
+    async def _handle(self, event: Incoming) -> list[Reply]:
         try:
             if self.log_text:
                 log.info("%s %s/%s: %r", event.platform, event.chat_id, event.user_id, event.action or event.text)

@@ -136,7 +136,10 @@ class Scheduler:
             claimed = self.store.claim_due(now.timestamp(), self.batch)
             if not claimed:
                 break
-            for reminder in claimed:
+            for index, reminder in enumerate(claimed):
+                if self._stopping:  # shutting down: hand back what was claimed but not sent
+                    self.store.release([r.id for r in claimed[index:]])
+                    break
                 sent += await self._deliver(reminder, now)
         return sent
 

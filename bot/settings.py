@@ -18,6 +18,16 @@
 | IMG_ADVISOR_USER_RATE | 20/minute                                       | per-user limit (limits syntax)  |
 | IMG_ADVISOR_CHAT_RATE | 30/minute                                       | per-group limit                 |
 | IMG_ADVISOR_COOLDOWN_MINUTES | 10                                       | don't re-post an answer sooner  |
+| IMG_ADVISOR_LOG_FORMAT| text                                            | text or json (one object a line)|
+| IMG_ADVISOR_CONFIG    | (none)                                          | optional TOML file, see below   |
+| TELEGRAM_WEBHOOK_URL  | (none: long polling)                            | public https URL for webhooks   |
+| TELEGRAM_WEBHOOK_LISTEN | 0.0.0.0:8443                                  | address the webhook server binds|
+| TELEGRAM_WEBHOOK_SECRET | (required with a webhook URL)                 | checked on every request        |
+
+The optional config file (IMG_ADVISOR_CONFIG=/etc/img-advisor.toml) holds the same
+names as TOML keys, e.g. `IMG_ADVISOR_DB = "/data/img-advisor.db"`; the environment
+wins over the file. Tokens and the webhook secret are refused there: keep secrets in
+the environment.
 
 Tokens come from the environment only; they are kept out of `repr` and never logged.
 """
@@ -25,6 +35,8 @@ Tokens come from the environment only; they are kept out of `repr` and never log
 from __future__ import annotations
 
 import os
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +46,35 @@ import bot
 from bot.community import Limits
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SECRETS = ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
+KNOWN = ("IMG_ADVISOR_DB", "IMG_ADVISOR_KB", "IMG_ADVISOR_LOG_LEVEL", "IMG_ADVISOR_LOG_FORMAT", "IMG_ADVISOR_OWNERS",
+         "IMG_ADVISOR_LOG_TEXT", "IMG_ADVISOR_USER_RATE", "IMG_ADVISOR_CHAT_RATE", "IMG_ADVISOR_COOLDOWN_MINUTES",
+         "TELEGRAM_API_URL", "TELEGRAM_RATE_LIMITER", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_WEBHOOK_LISTEN",
+         "DISCORD_API_URL", "DISCORD_GATEWAY_URL", "DISCORD_GUILD_ID")
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """Settings from a TOML file (same names as the environment variables), validated."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"IMG_ADVISOR_CONFIG: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    values: dict[str, str] = {}
+    for key, value in data.items():
+        if key in SECRETS:
+            raise SettingsError(f"{path}: {key} must not be in a file; set it in the environment")
+        if key not in KNOWN:
+            raise SettingsError(f"{path}: unknown setting {key!r} (known: {', '.join(KNOWN)})")
+        if not isinstance(value, (str, int, float, bool)):
+            raise SettingsError(f"{path}: {key} must be a single value")
+        values[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return values
 
 
 class SettingsError(ValueError):
@@ -68,11 +109,17 @@ class Settings:
     owners: frozenset[str] = frozenset()
     log_text: bool = False
     limits: Limits = field(default_factory=Limits)
+    log_format: str = "text"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_listen: tuple[str, int] = ("0.0.0.0", 8443)
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         """Read settings from `env` (default: the process environment) and validate them."""
         env = dict(os.environ if env is None else env)
+        if env.get("IMG_ADVISOR_CONFIG", "").strip():
+            env = {**read_config_file(Path(env["IMG_ADVISOR_CONFIG"].strip()).expanduser()), **env}
         db = Path(env["IMG_ADVISOR_DB"]).expanduser() if env.get("IMG_ADVISOR_DB") else default_db_path()
         kb = Path(env["IMG_ADVISOR_KB"]).expanduser() if env.get("IMG_ADVISOR_KB") else bundled_knowledge_dir()
         level = env.get("IMG_ADVISOR_LOG_LEVEL", "INFO").strip().upper() or "INFO"
@@ -108,7 +155,22 @@ class Settings:
         cooldown = env.get("IMG_ADVISOR_COOLDOWN_MINUTES", "").strip() or str(Limits.cooldown_minutes)
         if not cooldown.isdigit():
             raise SettingsError("IMG_ADVISOR_COOLDOWN_MINUTES must be a whole number of minutes")
+        log_format = env.get("IMG_ADVISOR_LOG_FORMAT", "text").strip().lower() or "text"
+        if log_format not in ("text", "json"):
+            raise SettingsError("IMG_ADVISOR_LOG_FORMAT: use text or json")
+        webhook = env.get("TELEGRAM_WEBHOOK_URL", "").strip() or None
+        secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or None
+        if webhook and not webhook.startswith("https://"):
+            raise SettingsError("TELEGRAM_WEBHOOK_URL must be an https:// URL that Telegram can reach")
+        if webhook and not (secret and re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret)):
+            raise SettingsError("TELEGRAM_WEBHOOK_SECRET is required with a webhook: 16-256 letters, digits, _ or -")
+        listen = env.get("TELEGRAM_WEBHOOK_LISTEN", "").strip() or "0.0.0.0:8443"
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError("TELEGRAM_WEBHOOK_LISTEN must look like 0.0.0.0:8443")
         return cls(
+            log_format=log_format, telegram_webhook_url=webhook, telegram_webhook_secret=secret,
+            telegram_webhook_listen=(host, int(port)),
             owners=owners, log_text=log_text == "on",
             limits=Limits(rates["IMG_ADVISOR_USER_RATE"], rates["IMG_ADVISOR_CHAT_RATE"], int(cooldown)),
             db_path=db, knowledge_dir=kb, log_level=level,

@@ -238,6 +238,45 @@ class Store:
             self.db["recent_answers"].upsert({"platform": platform, "chat_id": chat_id, "entry_id": entry_id,
                                               "answered_at": at}, pk=("platform", "chat_id", "entry_id"))
 
+    # process metadata (heartbeat) and statistics
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write():
+            self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def stats(self) -> dict[str, object]:
+        """Numbers for maintainers: users, chats, questions answered, reminders, quizzes, misses."""
+        one = lambda sql: self.db.execute(sql).fetchone()[0] or 0  # noqa: E731
+        per_platform = {row[0]: {"users": row[1], "chats": row[2]} for row in self.db.execute(
+            "select platform, sum(kind = 'user'), sum(kind = 'chat') from activity group by platform")}
+        return {
+            "users": one("select count(*) from activity where kind = 'user'"),
+            "chats": one("select count(*) from activity where kind = 'chat'"),
+            "by_platform": per_platform,
+            "questions_answered": one("select sum(count) from counters where name = 'questions answered'"),
+            "reminders_pending": one("select count(*) from reminders where status in ('pending', 'claimed')"),
+            "reminders_sent": one("select count(*) from reminders where status = 'sent'"),
+            "reminders_failed": one("select count(*) from reminders where status = 'failed'"),
+            "quiz_results": one("select count(*) from quiz_results"),
+            "unanswered_questions": one("select count(*) from misses"),
+            "votes": one("select count(*) from feedback"),
+        }
+
+    def backup(self, target: Path) -> None:
+        """Copy the live database to `target` with SQLite's online backup (safe while the bot runs)."""
+        import sqlite3
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        destination = sqlite3.connect(target)
+        try:
+            self.db.conn.backup(destination)
+        finally:
+            destination.close()
+
     # pseudonyms, feedback, misses, usage
 
     def _secret(self) -> bytes:
@@ -380,6 +419,15 @@ class Store:
                 self.db.execute(f"update reminders set status = ?, claimed_at = ? where id in ({marks})",
                                 [CLAIMED, now, *ids])
         return [Reminder.from_row(r) for r in rows]
+
+    def release(self, reminder_ids: list[int]) -> None:
+        """Give claimed reminders back (a clean shutdown before they were sent)."""
+        if not reminder_ids:
+            return
+        marks = ",".join("?" * len(reminder_ids))
+        with self._write():
+            self.db.execute(f"update reminders set status = ?, claimed_at = null where status = ? and id in ({marks})",
+                            [PENDING, CLAIMED, *reminder_ids])
 
     def release_claims(self) -> int:
         """On start: claims left by a crash go back to pending, to be sent (again)."""

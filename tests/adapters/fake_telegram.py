@@ -34,6 +34,8 @@ class FakeTelegram:
         self._calls_changed = asyncio.Condition()
         self.runner: web.AppRunner | None = None
         self.closing = False
+        self.send_gate: asyncio.Event | None = None  # when set up, sendMessage waits for it
+        self.send_arrived = asyncio.Event()
         self.port = 0
 
     @property
@@ -113,6 +115,9 @@ class FakeTelegram:
     async def _m_setmycommands(self, p: dict) -> bool:
         return True
 
+    async def _m_setwebhook(self, p: dict) -> bool:
+        return True
+
     async def _m_getupdates(self, p: dict) -> list:
         offset, timeout = int(p.get("offset") or 0), float(p.get("timeout") or 0)
         async with self._updates_changed:
@@ -133,6 +138,9 @@ class FakeTelegram:
         return message
 
     async def _m_sendmessage(self, p: dict) -> dict:
+        self.send_arrived.set()
+        if self.send_gate is not None:
+            await self.send_gate.wait()
         return self._message(int(p["chat_id"]), p["text"], p.get("reply_markup"))
 
     async def _m_editmessagetext(self, p: dict) -> dict:

@@ -183,3 +183,40 @@ async def test_unhandled_updates_are_ignored_quietly(driver: TelegramDriver, fak
     got = await driver.say("/help")
     assert "/topics" in got.text
     assert [m for m, _ in fake.calls[mark:]] == ["sendMessage"]
+
+
+async def test_webhook_mode_checks_the_secret_on_every_request(kb: KnowledgeBase, fake: FakeTelegram) -> None:
+    import socket
+
+    import aiohttp
+
+    from adapters.telegram_bot import TelegramAdapter
+    from bot.advisor import Advisor
+    from bot.store import Store
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    secret = "s3cret-token-for-tests"
+    adapter = TelegramAdapter(Advisor(kb, Store.in_memory()), fake.token, fake.url, rate_limit=False,
+                              webhook_url="https://bot.example.invalid/telegram",
+                              webhook_listen=("127.0.0.1", port), webhook_secret=secret)
+    await adapter.start()
+    try:
+        registered = fake.sent("setWebhook")[-1]
+        assert registered["url"] == "https://bot.example.invalid/telegram" and registered["secret_token"] == secret
+        update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": {"id": 777, "type": "private"},
+                                              "from": USER, "text": "/help",
+                                              "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/telegram"
+            async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as r:
+                assert r.status == 403
+            async with session.post(url, json=update) as r:
+                assert r.status == 403
+            async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}) as r:
+                assert r.status == 200
+        await fake.wait_for_call("sendMessage", 1)
+        assert len(fake.sent()) == 1 and "/topics" in plain(fake.sent()[0]["text"])
+    finally:
+        await adapter.stop()
