@@ -100,10 +100,8 @@ def _advisor(settings: Settings, store: Store | None = None, owners: frozenset[s
     except KnowledgeError as exc:
         raise SystemExit(f"img-advisor: the knowledge base has errors:\n{exc}\n"
                          "Run `img-advisor kb check` for details.") from None
-    advisor = Advisor(kb, store or Store.open(settings.db_path), limits=settings.limits,
-                      owners=settings.owners | owners, log_text=settings.log_text)
-    advisor.knowledge_dir = settings.knowledge_dir
-    return advisor
+    return Advisor(kb, store or Store.open(settings.db_path), limits=settings.limits,
+                   owners=settings.owners | owners, log_text=settings.log_text, knowledge_dir=settings.knowledge_dir)
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:

@@ -67,7 +67,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"a/(?P<a
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
-                             match: re.Match[str], /) -> "ActionButton":
+                             match: re.Match[str], /) -> ActionButton:
         return cls(item.label or "", match["action"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -90,7 +90,7 @@ def view_for(buttons: list[Button]) -> discord.ui.View | None:
 
 
 class _Client(discord.Client):
-    def __init__(self, adapter: "DiscordAdapter", **options: Any):
+    def __init__(self, adapter: DiscordAdapter, **options: Any):
         super().__init__(**options)
         self.adapter = adapter
         self.tree = app_commands.CommandTree(self)

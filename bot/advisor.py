@@ -66,8 +66,9 @@ class Advisor:
     """The bot's brain; every adapter calls `handle` and renders what comes back."""
 
     def __init__(self, kb: KnowledgeBase, store: Store, clock: Clock | None = None, limits: Limits | None = None,
-                 owners: frozenset[str] = frozenset(), log_text: bool = False):
+                 owners: frozenset[str] = frozenset(), log_text: bool = False, knowledge_dir: Path | None = None):
         self.store = store
+        self.knowledge_dir = knowledge_dir  # where /reload and SIGHUP read the knowledge base from
         self.clock = clock or RealClock()
         limits = limits or Limits()
         self.answers = AnswerService(FaqService(kb), store, self.clock.now, limits.cooldown_minutes)
@@ -290,8 +291,6 @@ class Advisor:
         self.reminders.deadlines = kb.deadlines
         log.info("knowledge base reloaded: %d entries, %d quizzes", len(kb.entries), len(kb.quizzes))
         return f"Reloaded: {len(kb.entries)} entries, {len(kb.quizzes)} quizzes, {len(kb.deadlines)} deadlines."
-
-    knowledge_dir: Path | None = None
 
     async def _reload(self, event: Incoming, args: str) -> list[Reply]:
         if self.knowledge_dir is None:

@@ -43,21 +43,21 @@ class Delivery:
     new_chat_id: str | None = None
 
     @classmethod
-    def ok(cls) -> "Delivery":
+    def ok(cls) -> Delivery:
         return cls("ok")
 
     @classmethod
-    def gone(cls, reason: str) -> "Delivery":
+    def gone(cls, reason: str) -> Delivery:
         """The chat can never be reached (user blocked the bot, chat deleted)."""
         return cls("gone", reason)
 
     @classmethod
-    def retry(cls, reason: str) -> "Delivery":
+    def retry(cls, reason: str) -> Delivery:
         """A transient failure (network, server error); worth trying again later."""
         return cls("retry", reason)
 
     @classmethod
-    def moved(cls, new_chat_id: str) -> "Delivery":
+    def moved(cls, new_chat_id: str) -> Delivery:
         """The chat has a new id (Telegram group migrated to a supergroup)."""
         return cls("moved", "chat migrated", new_chat_id)
 

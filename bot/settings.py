@@ -115,7 +115,7 @@ class Settings:
     telegram_webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Read settings from `env` (default: the process environment) and validate them."""
         env = dict(os.environ if env is None else env)
         if env.get("IMG_ADVISOR_CONFIG", "").strip():

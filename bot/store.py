@@ -131,7 +131,7 @@ class Reminder:
     attempts: int
 
     @classmethod
-    def from_row(cls, row: dict) -> "Reminder":
+    def from_row(cls, row: dict) -> Reminder:
         return cls(row["id"], row["platform"], row["owner_id"], row["origin_chat_id"], row["chat_id"],
                    bool(row["dm"]), row["text"], row["tz"], row["rule"], row["repeat"], row["due_at"],
                    row["status"], row["attempts"] or 0)
@@ -171,14 +171,14 @@ class Store:
         self.db.execute("COMMIT")
 
     @classmethod
-    def open(cls, path: Path | str) -> "Store":
+    def open(cls, path: Path | str) -> Store:
         """Open (and create or migrate) the database at `path`."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(sqlite_utils.Database(path))
 
     @classmethod
-    def in_memory(cls) -> "Store":
+    def in_memory(cls) -> Store:
         """A throwaway store, for tests and one-shot commands."""
         return cls(sqlite_utils.Database(memory=True))
 
@@ -193,7 +193,7 @@ class Store:
 
     # chat settings
 
-    def chat_settings(self, platform: str, chat_id: str) -> "ChatSettings":
+    def chat_settings(self, platform: str, chat_id: str) -> ChatSettings:
         """A chat's settings (defaults when admins never changed any)."""
         rows = list(self.db["chat_settings"].rows_where("platform = ? and chat_id = ?", [platform, chat_id]))
         if not rows:
@@ -204,7 +204,7 @@ class Store:
                             quiet_end=row["quiet_end"], quiet_tz=row["quiet_tz"] or "UTC",
                             reply_style=row["reply_style"] or "full", record_misses=bool(row["record_misses"]))
 
-    def update_chat_settings(self, platform: str, chat_id: str, **changes: object) -> "ChatSettings":
+    def update_chat_settings(self, platform: str, chat_id: str, **changes: object) -> ChatSettings:
         """Change some of a chat's settings and return them all."""
         allowed = {f.name for f in fields(ChatSettings)}
         unknown = set(changes) - allowed

@@ -133,8 +133,8 @@ def test_report_command_prints_and_writes_csv(kb: KnowledgeBase, tmp_path: Path)
 async def test_reload_swaps_a_good_knowledge_base_and_refuses_a_broken_one(kb: KnowledgeBase, tmp_path: Path) -> None:
     kb_dir = tmp_path / "knowledge"
     shutil.copytree(bundled_knowledge_dir(), kb_dir)
-    advisor = Advisor(kb, Store.in_memory(), limits=TEST_LIMITS, owners=frozenset({"test:owner"}))
-    advisor.knowledge_dir = kb_dir
+    advisor = Advisor(kb, Store.in_memory(), limits=TEST_LIMITS, owners=frozenset({"test:owner"}),
+                      knowledge_dir=kb_dir)
     costs = kb_dir / "faq" / "costs.yaml"
     costs.write_text(costs.read_text().replace("title: Observership fees", "title: Observership prices"))
     reply = await advisor.handle(private("/reload", user="owner"))

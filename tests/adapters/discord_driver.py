@@ -14,7 +14,7 @@ from bot.knowledge import KnowledgeBase
 from bot.scheduler import Scheduler
 from bot.store import Store
 from tests.adapters.fake_discord import (
-    BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, GUILD_ID, USER, FakeDiscord, member_payload, message_payload, snowflake,
+    BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, USER, FakeDiscord, member_payload, message_payload, snowflake,
 )
 from tests.fakes import TEST_LIMITS, FakeClock
 from tests.scenario import Transcript

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge import KnowledgeBase
-from tests.adapters.discord_driver import DM_ID, DiscordDriver, plain
+from tests.adapters.discord_driver import DiscordDriver, plain
 from tests.adapters.fake_discord import BOT_USER, CHANNEL_ID, USER, FakeDiscord, message_payload
 from tests.scenario import DEFAULT_START, Scenario, load_scenarios, play
 

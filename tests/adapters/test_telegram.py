@@ -220,3 +220,10 @@ async def test_webhook_mode_checks_the_secret_on_every_request(kb: KnowledgeBase
         assert len(fake.sent()) == 1 and "/topics" in plain(fake.sent()[0]["text"])
     finally:
         await adapter.stop()
+
+
+async def test_network_errors_while_polling_back_off_and_polling_continues(driver: TelegramDriver,
+                                                                          fake: FakeTelegram) -> None:
+    fake.fail_next["getUpdates"] = [(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})] * 2
+    got = await driver.say("/help")
+    assert "/topics" in got.text
