@@ -15,11 +15,12 @@ from typing import Annotated, Any, Union
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, field_validator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 from rapidfuzz import fuzz, process
 
 from bot.normalize import normalize
 from bot.quizzes import Option, Outcome, Question, Quiz, check_quiz
+from bot.schema import Strict, Text
 from bot.yamlsource import KnowledgeError, Problem, YamlDoc, load
 
 ANSWER_SOFT_LIMIT = 900
@@ -28,14 +29,9 @@ REVIEW_MAX_AGE_DAYS = 365
 COLLISION_SCORE = 95.0
 
 EntryId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Link(_Strict):
+class Link(Strict):
     """A source with a title to show and a URL."""
 
     title: Text
@@ -56,7 +52,7 @@ def _source(value: Any) -> Link | str:
 Source = Annotated[Union[Link, str], BeforeValidator(_source)]
 
 
-class Entry(_Strict):
+class Entry(Strict):
     """One FAQ entry: the questions it answers, the answer, and where the answer comes from."""
 
     id: EntryId
@@ -70,7 +66,7 @@ class Entry(_Strict):
     keywords: list[Text] = []
 
 
-class Deadline(_Strict):
+class Deadline(Strict):
     """A date of the Match calendar (knowledge/deadlines.yaml)."""
 
     id: EntryId
@@ -97,7 +93,7 @@ class Deadline(_Strict):
         return self.when.replace(tzinfo=ZoneInfo(self.timezone)).astimezone(dt.timezone.utc)
 
 
-class Topic(_Strict):
+class Topic(Strict):
     """A group of entries, browsed with /topics."""
 
     id: EntryId
@@ -105,14 +101,14 @@ class Topic(_Strict):
     description: Text
 
 
-class SmallTalkKind(_Strict):
+class SmallTalkKind(Strict):
     """Phrases that are not questions for the knowledge base, and what to say back."""
 
     phrases: list[Text] = Field(min_length=1)
     reply: Text
 
 
-class SmallTalk(_Strict):
+class SmallTalk(Strict):
     """Greetings, thanks and out-of-scope subjects (knowledge/smalltalk.yaml)."""
 
     greeting: SmallTalkKind

@@ -11,22 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
+from bot.schema import Strict, Text
 from bot.yamlsource import Problem, YamlDoc
 
 END = "end"
 MAX_PATHS = 50_000
 
 ShortId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,11}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Option(_Strict):
+class Option(Strict):
     """One answer; `min`/`max` let a typed number choose it."""
 
     id: ShortId
@@ -36,13 +32,13 @@ class Option(_Strict):
     max: float | None = None
 
 
-class Question(_Strict):
+class Question(Strict):
     id: ShortId
     text: Text
     options: list[Option] = Field(min_length=2, max_length=8)
 
 
-class Outcome(_Strict):
+class Outcome(Strict):
     """A result shown when its `when` conditions hold; `locked` explains how to reach it otherwise."""
 
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,23}$")]
@@ -62,7 +58,7 @@ class Outcome(_Strict):
         return sum(answers.get(q) not in allowed for q, allowed in self.when.items()) == 1
 
 
-class Quiz(_Strict):
+class Quiz(Strict):
     id: ShortId
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=60)]
     intro: Text

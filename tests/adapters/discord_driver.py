@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 from pathlib import Path
@@ -16,6 +15,7 @@ from bot.store import Store
 from tests.adapters.fake_discord import (
     BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, USER, FakeDiscord, member_payload, message_payload, snowflake,
 )
+from tests.adapters.loopback import HandledCounter
 from tests.fakes import TEST_LIMITS, FakeClock
 from tests.scenario import Transcript
 
@@ -34,8 +34,7 @@ class DiscordDriver:
         self.clock = FakeClock(start)
         self.private = True
         self.admin = False
-        self._handled = 0
-        self._handled_changed = asyncio.Condition()
+        self.handled = HandledCounter()
         self.last_with_buttons: dict[str, Any] | None = None
 
     async def boot(self) -> None:
@@ -43,7 +42,7 @@ class DiscordDriver:
         self.advisor = Advisor(self.kb, self.store, self.clock, limits=TEST_LIMITS)
         self.adapter = DiscordAdapter(self.advisor, "fake-token", api_url=self.fake.api_url,
                                       gateway_url=self.fake.gateway_url, guild_ready_timeout=0.05)
-        self.adapter.handled.append(self._on_handled)
+        self.adapter.handled.append(self.handled)
         self.scheduler = Scheduler(self.store, {PLATFORM: self.adapter}, self.advisor.reminders.render_delivery,
                                    self.clock)
         self.advisor.reminders.on_change(self.scheduler.wake)
@@ -53,19 +52,8 @@ class DiscordDriver:
         await self.adapter.stop()
         self.store.close()
 
-    def _on_handled(self) -> None:
-        self._handled += 1
-        asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._handled_changed:
-            self._handled_changed.notify_all()
-
     async def _send_and_wait(self, event: str, data: dict) -> None:
-        target = self._handled + 1
-        await self.fake.dispatch(event, data)
-        async with self._handled_changed:
-            await asyncio.wait_for(self._handled_changed.wait_for(lambda: self._handled >= target), 10)
+        await self.handled.after(lambda: self.fake.dispatch(event, data))
 
     # Driver
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.adapters.loopback import serve_on_loopback
+
 APP_ID = 900000000000000001
 GUILD_ID = 900000000000000002
 CHANNEL_ID = 900000000000000003
@@ -97,11 +99,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gw", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.runner, self.port = await serve_on_loopback(app)
         return self
 
     async def stop(self) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.adapters.loopback import serve_on_loopback
+
 BOT_ID = 4242
 BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "IMG Advisor", "username": "img_advisor_test_bot"}
 
@@ -45,11 +47,7 @@ class FakeTelegram:
     async def start(self) -> FakeTelegram:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._dispatch)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.runner, self.port = await serve_on_loopback(app)
         return self
 
     async def stop(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import html
 import re
@@ -15,6 +14,7 @@ from bot.knowledge import KnowledgeBase
 from bot.scheduler import Scheduler
 from bot.store import Store
 from tests.adapters.fake_telegram import BOT_USER, FakeTelegram
+from tests.adapters.loopback import HandledCounter
 from tests.fakes import TEST_LIMITS, FakeClock
 from tests.scenario import Transcript
 
@@ -32,8 +32,7 @@ class TelegramDriver:
         self.kb, self.fake, self.db_path = kb, fake, db_path
         self.clock = FakeClock(start)
         self.private = True
-        self._handled = 0
-        self._handled_changed = asyncio.Condition()
+        self.handled = HandledCounter()
         self._message_id = 1
         self.last_keyboard: dict[str, Any] | None = None
 
@@ -42,7 +41,7 @@ class TelegramDriver:
         self.advisor = Advisor(self.kb, self.store, self.clock, limits=TEST_LIMITS)
         self.adapter = TelegramAdapter(self.advisor, self.fake.token, self.fake.url, rate_limit=False)
         self.adapter.admin_cache_seconds = 0
-        self.adapter.handled.append(self._on_handled)
+        self.adapter.handled.append(self.handled)
         self.scheduler = Scheduler(self.store, {PLATFORM: self.adapter}, self.advisor.reminders.render_delivery,
                                    self.clock)
         self.advisor.reminders.on_change(self.scheduler.wake)
@@ -52,19 +51,8 @@ class TelegramDriver:
         await self.adapter.stop()
         self.store.close()
 
-    def _on_handled(self) -> None:
-        self._handled += 1
-        asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._handled_changed:
-            self._handled_changed.notify_all()
-
     async def _push_and_wait(self, **update: Any) -> None:
-        target = self._handled + 1
-        await self.fake.push(**update)
-        async with self._handled_changed:
-            await asyncio.wait_for(self._handled_changed.wait_for(lambda: self._handled >= target), 10)
+        await self.handled.after(lambda: self.fake.push(**update))
 
     @property
     def chat(self) -> dict[str, Any]:
