@@ -62,6 +62,16 @@ def clean_text(text: str) -> str:
     ).strip()
 
 
+def _text_problem(text: str) -> Reply | None:
+    """What to say instead of an answer when the text is empty or too long."""
+    if not text:
+        return Reply("Send me a question about the road to a US residency, or type /help.")
+    if len(text) > MAX_TEXT:
+        return Reply(f"That message is too long for me ({len(text):,} characters). "
+                     f"Please ask one question in under {MAX_TEXT:,} characters.")
+    return None
+
+
 class Advisor:
     """The bot's brain; every adapter calls `handle` and renders what comes back."""
 
@@ -152,11 +162,9 @@ class Advisor:
             return await self._overheard(event, text)
         if event.is_private and text and self.quiz.active(event):
             return await self.quiz.text(event, text[:MAX_TEXT])
-        if not text:
-            return [Reply("Send me a question about the road to a US residency, or type /help.")]
-        if len(text) > MAX_TEXT:
-            return [Reply(f"That message is too long for me ({len(text):,} characters). "
-                          f"Please ask one question in under {MAX_TEXT:,} characters.")]
+        problem = _text_problem(text)
+        if problem:
+            return [problem]
         return self.answers.answer(event, text)
 
     async def _overheard(self, event: Incoming, text: str) -> list[Reply]:
@@ -171,11 +179,8 @@ class Advisor:
     def ask(self, question: str) -> Outcome:
         """Answer one question as free text in a private chat would be (used by `ask --json`)."""
         text = clean_text(question)
-        if not text:
-            return Outcome([Reply("Send me a question about the road to a US residency, or type /help.")])
-        if len(text) > MAX_TEXT:
-            return Outcome([Reply(f"That message is too long for me ({len(text):,} characters).")])
-        return self.faq.answer(text)
+        problem = _text_problem(text)
+        return Outcome([problem], kind="invalid") if problem else self.faq.answer(text)
 
     async def _command(self, event: Incoming, text: str) -> list[Reply]:
         match = _COMMAND.match(text)
@@ -192,47 +197,35 @@ class Advisor:
         return await command.handler(event, args)
 
     async def _press(self, event: Incoming) -> list[Reply]:
+        """A button: `kind:value`, handed to the part of the bot that made it."""
         kind, _, value = (event.action or "").partition(":")
-        if kind == "faq" and value in self.faq.kb.entries:
-            return [self.faq.entry_reply(value)]
-        if kind == "faqp":
-            replies = await self.answers.press_private_copy(event, value)
-            if replies is not None:
-                return replies
-        if kind == "fb":
-            replies = await self.answers.press_feedback(event, value.split(":"))
-            if replies is not None:
-                return replies
-        if kind == "del" and value:
-            return await self.answers.press_delete(event, value)
-        if kind == "set":
-            replies = await self.settings.press(event, value.split(":"))
-            if replies is not None:
-                return replies
-        if kind == "topic":
-            reply = self.faq.topic_reply(value)
-            if reply:
-                return [reply]
-        if kind == "topics":
-            return [self.faq.topics_reply()]
-        if kind == "rem":
-            replies = await self.reminders.press(event, value.split(":"))
-            if replies is not None:
-                return replies
-        if kind == "quiz":
-            replies = await self.quiz.press(event, value.split(":"))
-            if replies is not None:
-                return replies
-        if kind == "forget":
-            if value == "ask":
-                return await self._forget(event, "")
-            return self._forget_confirmed(event, value == "yes")
-        if kind == "dl":
-            replies = await self.reminders.press_deadline(event, value.split(":"))
-            if replies is not None:
-                return replies
+        parts = value.split(":")
+        handlers: dict[str, Callable[[], Awaitable[list[Reply] | None]]] = {
+            "faq": lambda: self._entry(value),
+            "faqp": lambda: self.answers.press_private_copy(event, value),
+            "fb": lambda: self.answers.press_feedback(event, parts),
+            "del": lambda: self.answers.press_delete(event, value),
+            "set": lambda: self.settings.press(event, parts),
+            "topic": lambda: self._topic(value),
+            "topics": lambda: self._topics(event, ""),
+            "rem": lambda: self.reminders.press(event, parts),
+            "dl": lambda: self.reminders.press_deadline(event, parts),
+            "quiz": lambda: self.quiz.press(event, parts),
+            "forget": lambda: self._forget(event, "") if value == "ask" else self._forget_confirmed(event, value),
+        }
+        handler = handlers.get(kind)
+        replies = await handler() if handler and (value or kind == "topics") else None
+        if replies is not None:
+            return replies
         return [Reply("That button no longer works (the bot was updated). Here is where to start again:",
                       self.faq.topics_reply().buttons)]
+
+    async def _entry(self, entry_id: str) -> list[Reply] | None:
+        return [self.faq.entry_reply(entry_id)] if entry_id in self.faq.kb.entries else None
+
+    async def _topic(self, topic_id: str) -> list[Reply] | None:
+        reply = self.faq.topic_reply(topic_id)
+        return [reply] if reply else None
 
     # command handlers
 
@@ -306,8 +299,8 @@ class Advisor:
         return [Reply(f"This deletes everything I store about you, in every chat: {escape(summary)}. "
                       "It can't be undone. Are you sure?", buttons, private=True)]
 
-    def _forget_confirmed(self, event: Incoming, yes: bool) -> list[Reply]:
-        if not yes:
+    async def _forget_confirmed(self, event: Incoming, answer: str) -> list[Reply]:
+        if answer != "yes":
             return [Reply("Nothing was deleted.", private=True, replace=True)]
         self.store.delete_user(event.platform, event.user_id)
         self.reminders.notify_changed()

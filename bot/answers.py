@@ -16,7 +16,7 @@ from collections.abc import Callable
 from bot.events import Button, Incoming, Outcome, Reply
 from bot.faq import FaqService
 from bot.markup import bold, escape
-from bot.store import Store
+from bot.store import ChatSettings, Store
 from bot.when import format_local
 
 Now = Callable[[], dt.datetime]
@@ -33,8 +33,8 @@ class AnswerService:
 
     def answer(self, event: Incoming, question: str, unprompted: bool = False) -> list[Reply]:
         """The replies to a question asked in `event`'s chat (`unprompted`: auto-answer)."""
-        settings = self.store.chat_settings(event.platform, event.chat_id)
         group = not event.is_private
+        settings = self.store.chat_settings(event.platform, event.chat_id) if group else ChatSettings()
         outcome = self.faq.answer(question, answer_at=settings.threshold if unprompted else None)
         now = self.now()
         if unprompted and outcome.entry is None:
@@ -78,7 +78,8 @@ class AnswerService:
             return None
         entry_id, token, helpful = parts[0], parts[1], parts[2] == "1"
         self.store.vote(event.platform, event.user_id, entry_id, helpful, self.now().timestamp())
-        if not helpful and self.store.chat_settings(event.platform, event.chat_id).record_misses:
+        consent = event.is_private or self.store.chat_settings(event.platform, event.chat_id).record_misses
+        if not helpful and consent:
             question = self._asked.get(token) or f"(an answer of “{self.faq.kb.entries[entry_id].title}”)"
             self.store.record_miss(event.platform, question, "downvote", entry_id, None, self.now().timestamp())
         text = "Thanks, glad it helped!" if helpful else "Thanks for telling me; this helps improve the answers."

@@ -35,7 +35,7 @@ W_CLOSENESS = 0.35
 W_FUZZ = 0.20
 W_ANSWER_WORDS = 0.3
 """A question word found only in an entry's answer (not its questions) counts this much."""
-SHORTLIST = 25
+SHORTLIST = 12
 """Only the entries whose questions cover the most of the question are scored in full."""
 TYPO_CUTOFF = 82.0
 MIN_TYPO_LENGTH = 4
@@ -75,7 +75,7 @@ class Matcher:
         self.entry_ids: list[str] = []
         self._phrasings: list[tuple[int, frozenset[str], str, float]] = []  # entry, stems, joined, weight
         self._entry_bags: list[frozenset[str]] = []
-        self._answer_bags: list[frozenset[str]] = []
+        self._answer_only: list[frozenset[str]] = []  # stems in an entry's answer but not its questions
         phrasings: list[tuple[int, frozenset[str], str]] = []
         postings: dict[str, set[int]] = defaultdict(set)
         for index, entry in enumerate(entries):
@@ -88,7 +88,7 @@ class Matcher:
                 bag.update(stems)
                 phrasings.append((index, frozenset(stems), " ".join(stems)))
             self._entry_bags.append(frozenset(bag))
-            self._answer_bags.append(frozenset(self.stems(entry.answer, repair=False)) - bag)
+            self._answer_only.append(frozenset(self.stems(entry.answer, repair=False)) - bag)
             for s in bag:
                 postings[s].add(index)
         self._postings = {s: tuple(sorted(ids)) for s, ids in postings.items()}
@@ -98,8 +98,8 @@ class Matcher:
         self._phrasings = [(e, p, j, sum(self.idf[x] for x in p)) for e, p, j in phrasings]
         self._vocabulary = [s for s in self.idf if len(s) >= MIN_TYPO_LENGTH]
         self._by_entry: dict[int, list[tuple[frozenset[str], str, float]]] = defaultdict(list)
-        for e_index, p_set, p_joined, p_weight in self._phrasings:
-            self._by_entry[e_index].append((p_set, p_joined, p_weight))
+        for e_index, p_set, _, p_weight in self._phrasings:
+            self._by_entry[e_index].append((p_set, " ".join(sorted(p_set)), p_weight))
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
 
     def stems(self, text: str, repair: bool = True, normalized: bool = False) -> list[str]:
@@ -133,32 +133,27 @@ class Matcher:
             q_stems = self.stems(text)
         if not q_stems:
             return []
-        weight = self.weight
-        q_set = frozenset(q_stems)
-        q_weights = {s: weight(s) for s in q_set}
-        q_weight = sum(q_weights.values())
-        q_joined = " ".join(q_stems)
+        q_items = [(s, self.weight(s)) for s in q_stems]  # stems are already unique
+        q_weight = sum(w for _, w in q_items)
+        q_sorted = " ".join(sorted(q_stems))  # token_sort_ratio == ratio of sorted token strings
         # coverage by the entries' own questions, accumulated over the inverted index
         covered: dict[int, float] = defaultdict(float)
-        for s, w in q_weights.items():
+        for s, w in q_items:
             for e_index in self._postings.get(s, ()):
                 covered[e_index] += w
-        shortlist = heapq.nlargest(SHORTLIST, covered.items(), key=itemgetter(1))
-        scored: list[Candidate] = []
-        for e_index, in_questions in shortlist:
-            in_answer = sum(q_weights[s] for s in (q_set - self._entry_bags[e_index]) & self._answer_bags[e_index])
+        scored: list[tuple[float, str]] = []
+        for e_index, in_questions in heapq.nlargest(SHORTLIST, covered.items(), key=itemgetter(1)):
+            answer_only = self._answer_only[e_index]
+            in_answer = sum(w for s, w in q_items if s in answer_only)
             coverage = (in_questions + W_ANSWER_WORDS * in_answer) / q_weight
             best_close, best_phrase = 0.0, ""
-            for p_set, p_joined, p_weight in self._by_entry[e_index]:
-                common = q_set & p_set
-                if not common:
-                    continue
-                shared = sum(q_weights[s] for s in common)
-                close = 2 * shared / (q_weight + p_weight)
-                if close > best_close:
-                    best_close, best_phrase = close, p_joined
-            ratio = fuzz.token_sort_ratio(q_joined, best_phrase) / 100 if best_phrase else 0.0
-            score = W_COVERAGE * coverage + W_CLOSENESS * best_close + W_FUZZ * ratio
-            scored.append(Candidate(self.entry_ids[e_index], round(score, 4)))
-        scored.sort(key=lambda c: (-c.score, c.entry_id))
-        return scored[:limit]
+            for p_set, p_sorted, p_weight in self._by_entry[e_index]:
+                shared = sum(w for s, w in q_items if s in p_set)
+                if shared:
+                    close = 2 * shared / (q_weight + p_weight)
+                    if close > best_close:
+                        best_close, best_phrase = close, p_sorted
+            ratio = fuzz.ratio(q_sorted, best_phrase) / 100 if best_phrase else 0.0
+            scored.append((W_COVERAGE * coverage + W_CLOSENESS * best_close + W_FUZZ * ratio, self.entry_ids[e_index]))
+        scored.sort(key=lambda c: (-c[0], c[1]))
+        return [Candidate(entry_id, round(score, 4)) for score, entry_id in scored[:limit]]

@@ -94,6 +94,7 @@ def m004_community(db: sqlite_utils.Database) -> None:
 
 SCHEMA_VERSION = len(migrations._migrations)
 
+SEEN_EVERY = 600.0
 PENDING, CLAIMED, SENT, CANCELLED, FAILED = "pending", "claimed", "sent", "cancelled", "failed"
 ACTIVE = (PENDING, CLAIMED)
 
@@ -142,6 +143,8 @@ class Store:
 
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
+        self._pseudonym_key: bytes | None = None
+        self._seen: dict[tuple[str, str, str], float] = {}
         self.db.execute("PRAGMA busy_timeout = 5000")
         if not db.memory:
             db.enable_wal()
@@ -280,12 +283,14 @@ class Store:
     # pseudonyms, feedback, misses, usage
 
     def _secret(self) -> bytes:
+        if self._pseudonym_key is not None:
+            return self._pseudonym_key
         row = self.db.execute("select value from meta where key = 'pseudonym-key'").fetchone()
         if row:
-            return bytes.fromhex(row[0])
-        key = secrets.token_bytes(32)
+            self._pseudonym_key = bytes.fromhex(row[0])
+            return self._pseudonym_key
         with self._write():
-            self.db["meta"].insert({"key": "pseudonym-key", "value": key.hex()}, ignore=True)
+            self.db["meta"].insert({"key": "pseudonym-key", "value": secrets.token_bytes(32).hex()}, ignore=True)
         return self._secret()
 
     def pseudonym(self, platform: str, user_id: str) -> str:
@@ -318,7 +323,17 @@ class Store:
         return list(self.db["misses"].rows_where(order_by="at desc"))
 
     def seen(self, platform: str, user_id: str, chat_id: str, at: float) -> None:
-        """Count a user and a chat as active (pseudonymously), for `img-advisor stats`."""
+        """Count a user and a chat as active (pseudonymously), for `img-advisor stats`.
+
+        Written at most once every SEEN_EVERY seconds per user and chat: activity is a
+        statistic, not worth a write per message.
+        """
+        key = (platform, user_id, chat_id)
+        if at - self._seen.get(key, float("-inf")) < SEEN_EVERY:
+            return
+        self._seen[key] = at
+        if len(self._seen) > 100_000:
+            self._seen.clear()
         with self._write():
             for kind, key in (("user", self.pseudonym(platform, user_id)), ("chat", self.pseudonym(platform, chat_id))):
                 self.db.execute("insert into activity (platform, kind, key, first_seen, last_seen) values (?, ?, ?, ?, ?)"
@@ -530,6 +545,7 @@ class Store:
     def delete_user(self, platform: str, user_id: str) -> None:
         """Delete everything stored about one user, in every chat, in one transaction."""
         voter = self.pseudonym(platform, user_id)
+        self._seen = {k: v for k, v in self._seen.items() if k[:2] != (platform, user_id)}
         with self._write():
             for sql, key in (("delete from reminders where platform = ? and owner_id = ?", user_id),
                              ("delete from quiz_sessions where platform = ? and user_id = ?", user_id),

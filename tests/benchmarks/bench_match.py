@@ -24,6 +24,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from bot.advisor import Advisor
+from bot.community import Limits
 from bot.evaluation import load_questions
 from bot.events import Incoming
 from bot.knowledge import Entry, KnowledgeBase, load_knowledge
@@ -82,7 +83,8 @@ def report(label: str, entries: list[Entry], kb: KnowledgeBase, qs: list[str], r
 
 
 async def throughput(kb: KnowledgeBase, qs: list[str], total: int) -> float:
-    advisor = Advisor(kb, Store.in_memory())
+    # limits high enough that every event takes the full path (the default would drop most as a flood)
+    advisor = Advisor(kb, Store.in_memory(), limits=Limits("10000000/minute", "10000000/minute"))
     events = [Incoming("console", f"u{i % 50}", f"u{i % 50}", "bench", True, qs[i % len(qs)])
               for i in range(total)]
     for event in events[: len(qs)]:
