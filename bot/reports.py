@@ -37,7 +37,8 @@ def cluster_misses(store: Store, faq: FaqService, similarity: float = CLUSTER_SI
     """Unanswered (or 👎) questions grouped by similarity, most frequent first."""
     clusters: list[tuple[str, Cluster]] = []
     for miss in store.misses():
-        key = normalize(miss["question"])
+        # compare meaning-bearing stems ("renew passport" ~ "passport renewal"), not raw wording
+        key = " ".join(sorted(faq.matcher.stems(miss["question"]))) or normalize(miss["question"])
         best, best_score = None, 0.0
         for rep, cluster in clusters:
             score = fuzz.token_set_ratio(key, rep)
