@@ -259,6 +259,7 @@ class TelegramAdapter:
 
     async def _send_all(self, event: Incoming, replies: list[Reply], origin: Message | None,
                         pressed: bool = False) -> None:
+        asked_to_start = False
         for reply in replies:
             if reply.delete:
                 if origin is not None:
@@ -268,8 +269,9 @@ class TelegramAdapter:
                         log.info("could not delete message: %s", exc)
                 continue
             if reply.private and not event.is_private:
-                if not await self._send(int(event.user_id), reply):
+                if not await self._send(int(event.user_id), reply) and not asked_to_start:
                     await self._ask_to_start(event, reply)
+                    asked_to_start = True
                 continue
             if pressed and reply.replace and origin is not None and await self._edit(origin, reply):
                 continue
