@@ -10,13 +10,10 @@ from typing import Any
 from adapters.discord_bot import OPTIONS, PLATFORM, DiscordAdapter
 from bot.advisor import Advisor
 from bot.knowledge import KnowledgeBase
-from bot.scheduler import Scheduler
-from bot.store import Store
 from tests.adapters.fake_discord import (
     BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, USER, FakeDiscord, member_payload, message_payload, snowflake,
 )
-from tests.adapters.loopback import HandledCounter
-from tests.fakes import TEST_LIMITS, FakeClock
+from tests.adapters.loopback import PlatformDriver
 from tests.scenario import Transcript
 
 DM_ID = DM_CHANNEL_ID + int(USER["id"]) % 1000
@@ -28,37 +25,26 @@ def plain(markdown: str) -> str:
     return _ESCAPED.sub(r"\1", _LINK.sub(r"\1", markdown.replace("**", "")))
 
 
-class DiscordDriver:
+class DiscordDriver(PlatformDriver):
+    platform = PLATFORM
+
     def __init__(self, kb: KnowledgeBase, fake: FakeDiscord, db_path: Path, start: dt.datetime):
-        self.kb, self.fake, self.db_path = kb, fake, db_path
-        self.clock = FakeClock(start)
-        self.private = True
+        super().__init__(kb, db_path, start)
+        self.fake = fake
         self.admin = False
-        self.handled = HandledCounter()
         self.last_with_buttons: dict[str, Any] | None = None
 
-    async def boot(self) -> None:
-        self.store = Store.open(self.db_path)
-        self.advisor = Advisor(self.kb, self.store, self.clock, limits=TEST_LIMITS)
-        self.adapter = DiscordAdapter(self.advisor, "fake-token", api_url=self.fake.api_url,
-                                      gateway_url=self.fake.gateway_url, guild_ready_timeout=0.05)
-        self.adapter.handled.append(self.handled)
-        self.scheduler = Scheduler(self.store, {PLATFORM: self.adapter}, self.advisor.reminders.render_delivery,
-                                   self.clock)
-        self.advisor.reminders.on_change(self.scheduler.wake)
-        await self.adapter.start()
+    def make_adapter(self, advisor: Advisor) -> DiscordAdapter:
+        return DiscordAdapter(advisor, "fake-token", api_url=self.fake.api_url, gateway_url=self.fake.gateway_url,
+                              guild_ready_timeout=0.05)
 
-    async def shutdown(self) -> None:
-        await self.adapter.stop()
-        self.store.close()
+    def mark(self) -> int:
+        return len(self.fake.requests)
 
     async def _send_and_wait(self, event: str, data: dict) -> None:
         await self.handled.after(lambda: self.fake.dispatch(event, data))
 
     # Driver
-
-    async def start(self, private: bool) -> None:
-        self.private = private
 
     def set_admin(self, admin: bool) -> None:
         self.admin = admin
@@ -79,7 +65,7 @@ class DiscordDriver:
         else:
             await self._send_and_wait("MESSAGE_CREATE", self._message(text, mention or (not self.private and bool(name)),
                                                                       reply_to))
-        return self._transcript(mark)
+        return self.transcript(mark)
 
     def _message(self, text: str, mention: bool, reply_to: dict | None) -> dict:
         if mention:
@@ -102,17 +88,7 @@ class DiscordDriver:
         await self._send_and_wait("INTERACTION_CREATE", self.fake.interaction(
             {"custom_id": custom_id, "component_type": 2}, kind=3, guild=not self.private, admin=self.admin,
             message=message))
-        return self._transcript(mark)
-
-    async def advance(self, delta: dt.timedelta) -> Transcript:
-        self.clock.advance(delta)
-        mark = len(self.fake.requests)
-        await self.scheduler.dispatch_due()
-        return self._transcript(mark)
-
-    async def restart(self) -> None:
-        await self.shutdown()
-        await self.boot()
+        return self.transcript(mark)
 
     # reading what the user saw
 
@@ -125,7 +101,7 @@ class DiscordDriver:
                         return message, item["custom_id"]
         raise AssertionError(f"no button starting {label!r}")
 
-    def _transcript(self, mark: int) -> Transcript:
+    def transcript(self, mark: int) -> Transcript:
         lines, buttons = [], []
         for index, (method, path, body) in enumerate(self.fake.requests[mark:], mark):
             if method == "DELETE" and "/messages/" in path:

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+
+from bot.advisor import Advisor
+from bot.knowledge import KnowledgeBase
+from bot.scheduler import Scheduler
+from bot.store import Store
+from tests.fakes import TEST_LIMITS, FakeClock
+from tests.scenario import Transcript
 
 
 async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, int]:
@@ -39,3 +49,55 @@ class HandledCounter:
         await send()
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: self.count >= target), timeout)
+
+
+class PlatformDriver:
+    """What the Telegram and Discord drivers share: the bot's parts, fake time, restarts.
+
+    A subclass makes its adapter (`make_adapter`), says how far the fake's log has got
+    (`mark`) and turns the log since a mark into what the user saw (`transcript`).
+    """
+
+    platform = ""
+
+    def __init__(self, kb: KnowledgeBase, db_path: Path, start: dt.datetime) -> None:
+        self.kb, self.db_path = kb, db_path
+        self.clock = FakeClock(start)
+        self.private = True
+        self.handled = HandledCounter()
+
+    def make_adapter(self, advisor: Advisor) -> Any:
+        raise NotImplementedError
+
+    def mark(self) -> int:
+        raise NotImplementedError
+
+    def transcript(self, mark: int) -> Transcript:
+        raise NotImplementedError
+
+    async def boot(self) -> None:
+        self.store = Store.open(self.db_path)
+        self.advisor = Advisor(self.kb, self.store, self.clock, limits=TEST_LIMITS)
+        self.adapter = self.make_adapter(self.advisor)
+        self.adapter.handled.append(self.handled)
+        self.scheduler = Scheduler(self.store, {self.platform: self.adapter}, self.advisor.reminders.render_delivery,
+                                   self.clock)
+        self.advisor.reminders.on_change(self.scheduler.wake)
+        await self.adapter.start()
+
+    async def shutdown(self) -> None:
+        await self.adapter.stop()
+        self.store.close()
+
+    async def start(self, private: bool) -> None:
+        self.private = private
+
+    async def advance(self, delta: dt.timedelta) -> Transcript:
+        self.clock.advance(delta)
+        mark = self.mark()
+        await self.scheduler.dispatch_due()
+        return self.transcript(mark)
+
+    async def restart(self) -> None:
+        await self.shutdown()
+        await self.boot()

@@ -11,11 +11,8 @@ from typing import Any
 from adapters.telegram_bot import PLATFORM, TelegramAdapter
 from bot.advisor import Advisor
 from bot.knowledge import KnowledgeBase
-from bot.scheduler import Scheduler
-from bot.store import Store
 from tests.adapters.fake_telegram import BOT_USER, FakeTelegram
-from tests.adapters.loopback import HandledCounter
-from tests.fakes import TEST_LIMITS, FakeClock
+from tests.adapters.loopback import PlatformDriver
 from tests.scenario import Transcript
 
 USER = {"id": 777, "is_bot": False, "first_name": "Amina"}
@@ -27,29 +24,22 @@ def plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-class TelegramDriver:
+class TelegramDriver(PlatformDriver):
+    platform = PLATFORM
+
     def __init__(self, kb: KnowledgeBase, fake: FakeTelegram, db_path: Path, start: dt.datetime):
-        self.kb, self.fake, self.db_path = kb, fake, db_path
-        self.clock = FakeClock(start)
-        self.private = True
-        self.handled = HandledCounter()
+        super().__init__(kb, db_path, start)
+        self.fake = fake
         self._message_id = 1
         self.last_keyboard: dict[str, Any] | None = None
 
-    async def boot(self) -> None:
-        self.store = Store.open(self.db_path)
-        self.advisor = Advisor(self.kb, self.store, self.clock, limits=TEST_LIMITS)
-        self.adapter = TelegramAdapter(self.advisor, self.fake.token, self.fake.url, rate_limit=False)
-        self.adapter.admin_cache_seconds = 0
-        self.adapter.handled.append(self.handled)
-        self.scheduler = Scheduler(self.store, {PLATFORM: self.adapter}, self.advisor.reminders.render_delivery,
-                                   self.clock)
-        self.advisor.reminders.on_change(self.scheduler.wake)
-        await self.adapter.start()
+    def make_adapter(self, advisor: Advisor) -> TelegramAdapter:
+        adapter = TelegramAdapter(advisor, self.fake.token, self.fake.url, rate_limit=False)
+        adapter.admin_cache_seconds = 0
+        return adapter
 
-    async def shutdown(self) -> None:
-        await self.adapter.stop()
-        self.store.close()
+    def mark(self) -> int:
+        return len(self.fake.calls)
 
     async def _push_and_wait(self, **update: Any) -> None:
         await self.handled.after(lambda: self.fake.push(**update))
@@ -61,9 +51,6 @@ class TelegramDriver:
         return {"id": GROUP_ID, "type": "supergroup", "title": "IMG group"}
 
     # Driver
-
-    async def start(self, private: bool) -> None:
-        self.private = private
 
     def set_admin(self, admin: bool) -> None:
         key = (GROUP_ID, USER["id"])
@@ -84,7 +71,7 @@ class TelegramDriver:
             message["reply_to_message"] = reply_to
         mark = len(self.fake.calls)
         await self._push_and_wait(message=message)
-        return self._transcript(mark)
+        return self.transcript(mark)
 
     async def press(self, label: str) -> Transcript:
         message = self._find_button_message(label)
@@ -95,17 +82,7 @@ class TelegramDriver:
         await self._push_and_wait(callback_query={
             "id": str(self._message_id), "from": USER, "chat_instance": "ci", "data": button["callback_data"],
             "message": {**message, "date": 0}})
-        return self._transcript(mark)
-
-    async def advance(self, delta: dt.timedelta) -> Transcript:
-        self.clock.advance(delta)
-        mark = len(self.fake.calls)
-        await self.scheduler.dispatch_due()
-        return self._transcript(mark)
-
-    async def restart(self) -> None:
-        await self.shutdown()
-        await self.boot()
+        return self.transcript(mark)
 
     # reading what the user saw
 
@@ -119,7 +96,7 @@ class TelegramDriver:
                     return message
         raise AssertionError(f"no button starting {label!r}")
 
-    def _transcript(self, mark: int) -> Transcript:
+    def transcript(self, mark: int) -> Transcript:
         lines, buttons = [], []
         for method, params in self.fake.calls[mark:]:
             if method == "deleteMessage":
