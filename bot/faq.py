@@ -37,7 +37,8 @@ class _PhraseSet:
     def __init__(self, kind: SmallTalkKind):
         self.reply = kind.reply
         phrases = sorted({normalize(p) for p in kind.phrases if normalize(p)}, key=len, reverse=True)
-        self._pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b")
+        # a trailing number still matches: "plab2", "mccqe1"
+        self._pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\d*\b")
 
     def found_in(self, normalized: str) -> bool:
         return bool(self._pattern.search(normalized))
