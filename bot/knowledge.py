@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Union
@@ -23,6 +24,8 @@ from bot.quizzes import Option, Outcome, Question, Quiz, check_quiz
 from bot.schema import Strict, Text
 from bot.yamlsource import KnowledgeError, Problem, YamlDoc, load
 
+_MONEY = re.compile(r"(?:\$|US\$|AUD |€|£)\s?\d")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b|undated", re.IGNORECASE)
 ANSWER_SOFT_LIMIT = 900
 ANSWER_HARD_LIMIT = 1200
 REVIEW_MAX_AGE_DAYS = 365
@@ -208,6 +211,10 @@ def _check_entries(entries: list[tuple[Entry, YamlDoc, int]], topics: dict[str, 
         elif len(entry.answer) > ANSWER_SOFT_LIMIT:
             problems.append(Problem(doc.name, doc.line_of((index, "answer")),
                                     f"answer is {len(entry.answer)} characters; about {ANSWER_SOFT_LIMIT} reads best on a phone",
+                                    "warning"))
+        if _MONEY.search(entry.answer) and not _YEAR.search(entry.answer):
+            problems.append(Problem(doc.name, doc.line_of((index, "answer")),
+                                    "answer quotes a fee but no year: say which year (or 'undated') it is for",
                                     "warning"))
         age = (today - entry.reviewed).days
         if age > REVIEW_MAX_AGE_DAYS:

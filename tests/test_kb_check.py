@@ -121,3 +121,12 @@ def test_duplicate_yaml_keys_are_reported(kb_copy: Path) -> None:
     text = ENTRY.format(id="zz-one", title="Zed one", q1="zed alpha question", q2="zed beta question")
     write(kb_copy, "zz.yaml", text + "  title: Again\n")
     assert "faq/zz.yaml:12: error: duplicate key 'title'" in problems_of(kb_copy)
+
+
+def test_a_fee_without_its_year_is_a_warning(kb_copy: Path) -> None:
+    text = ENTRY.format(id="zz-one", title="Zed one", q1="zed alpha question", q2="zed beta question")
+    write(kb_copy, "zz.yaml", text.replace("An answer.", "It costs $150 per month."))
+    kb, problems = check_knowledge(kb_copy, dt.date(2026, 11, 22))
+    assert kb is not None
+    assert [str(p) for p in problems] == [
+        "faq/zz.yaml:7: warning: answer quotes a fee but no year: say which year (or 'undated') it is for"]
