@@ -80,3 +80,12 @@ def test_a_bad_setting_is_reported_clearly() -> None:
     done = run_cli("ask", "hi", env={"IMG_ADVISOR_KB": "/no/such/dir"})
     assert done.returncode != 0
     assert "IMG_ADVISOR_KB" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_with_no_token_the_bot_starts_the_console_and_says_how_to_go_online(tmp_path: Path) -> None:
+    env = {"IMG_ADVISOR_DB": str(tmp_path / "bot.db"), "TELEGRAM_BOT_TOKEN": "", "DISCORD_BOT_TOKEN": ""}
+    for args in ([], ["run"]):
+        done = run_cli(*args, stdin="obsership fees??\n/quit\n", env=env)
+        assert done.returncode == 0, done.stderr
+        assert "TELEGRAM_BOT_TOKEN" in done.stderr and "DISCORD_BOT_TOKEN" in done.stderr
+        assert "Observership fees" in done.stdout
