@@ -95,6 +95,7 @@ def m004_community(db: sqlite_utils.Database) -> None:
 SCHEMA_VERSION = len(migrations._migrations)
 
 SEEN_EVERY = 600.0
+COUNTS_EVERY = 100
 PENDING, CLAIMED, SENT, CANCELLED, FAILED = "pending", "claimed", "sent", "cancelled", "failed"
 ACTIVE = (PENDING, CLAIMED)
 
@@ -145,6 +146,8 @@ class Store:
         self.db = db
         self._pseudonym_key: bytes | None = None
         self._seen: dict[tuple[str, str, str], float] = {}
+        self._counts: dict[tuple[str, str, str], int] = {}
+        self._unwritten = 0
         self.db.execute("PRAGMA busy_timeout = 5000")
         if not db.memory:
             db.enable_wal()
@@ -191,21 +194,22 @@ class Store:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
-        """Close the database cleanly."""
+        """Write what is gathered in memory and close the database cleanly."""
+        self.flush_counts()
         self.db.close()
 
     # chat settings
 
     def chat_settings(self, platform: str, chat_id: str) -> ChatSettings:
         """A chat's settings (defaults when admins never changed any)."""
-        rows = list(self.db["chat_settings"].rows_where("platform = ? and chat_id = ?", [platform, chat_id]))
-        if not rows:
+        row = self.db.execute(
+            "select auto_answer, threshold, members_remind, quiet_start, quiet_end, quiet_tz, reply_style, "
+            "record_misses from chat_settings where platform = ? and chat_id = ?", [platform, chat_id]).fetchone()
+        if row is None:
             return ChatSettings()
-        row = rows[0]
-        return ChatSettings(auto_answer=bool(row["auto_answer"]), threshold=row["threshold"],
-                            members_remind=bool(row["members_remind"]), quiet_start=row["quiet_start"],
-                            quiet_end=row["quiet_end"], quiet_tz=row["quiet_tz"] or "UTC",
-                            reply_style=row["reply_style"] or "full", record_misses=bool(row["record_misses"]))
+        return ChatSettings(auto_answer=bool(row[0]), threshold=row[1], members_remind=bool(row[2]),
+                            quiet_start=row[3], quiet_end=row[4], quiet_tz=row[5] or "UTC",
+                            reply_style=row[6] or "full", record_misses=bool(row[7]))
 
     def update_chat_settings(self, platform: str, chat_id: str, **changes: object) -> ChatSettings:
         """Change some of a chat's settings and return them all."""
@@ -253,6 +257,7 @@ class Store:
 
     def stats(self) -> dict[str, object]:
         """Numbers for maintainers: users, chats, questions answered, reminders, quizzes, misses."""
+        self.flush_counts()
         one = lambda sql: self.db.execute(sql).fetchone()[0] or 0  # noqa: E731
         per_platform = {row[0]: {"users": row[1], "chats": row[2]} for row in self.db.execute(
             "select platform, sum(kind = 'user'), sum(kind = 'chat') from activity group by platform")}
@@ -341,11 +346,29 @@ class Store:
                                 [platform, kind, key, at, at])
 
     def count(self, platform: str, name: str, at: float) -> None:
-        """Add one to a daily usage counter (questions answered, quizzes finished, ...)."""
+        """Add one to a daily usage counter (questions answered, ...).
+
+        Counts are gathered in memory and written every COUNTS_EVERY increments, on
+        `stats()` and on `close()`: a statistic is not worth a write per message (a crash
+        loses at most the unwritten counts, never user data).
+        """
         day = dt.datetime.fromtimestamp(at, dt.timezone.utc).strftime("%Y-%m-%d")
+        key = (day, platform, name)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        self._unwritten += 1
+        if self._unwritten >= COUNTS_EVERY:
+            self.flush_counts()
+
+    def flush_counts(self) -> None:
+        """Write the gathered usage counts."""
+        if not self._counts:
+            return
+        counts, self._counts, self._unwritten = self._counts, {}, 0
         with self._write():
-            self.db.execute("insert into counters (day, platform, name, count) values (?, ?, ?, 1) "
-                            "on conflict(day, platform, name) do update set count = count + 1", [day, platform, name])
+            for (day, platform, name), added in counts.items():
+                self.db.execute("insert into counters (day, platform, name, count) values (?, ?, ?, ?) "
+                                "on conflict(day, platform, name) do update set count = count + excluded.count",
+                                [day, platform, name, added])
 
     # time zones
 
@@ -493,13 +516,12 @@ class Store:
 
     def quiz_session(self, platform: str, user_id: str) -> dict | None:
         """The user's active quiz: quiz_id, question_id, answers (dict), history (list), updated_at."""
-        rows = list(self.db["quiz_sessions"].rows_where("platform = ? and user_id = ?", [platform, user_id]))
-        if not rows:
+        row = self.db.execute("select quiz_id, question_id, answers, history, updated_at from quiz_sessions "
+                              "where platform = ? and user_id = ?", [platform, user_id]).fetchone()
+        if row is None:
             return None
-        row = rows[0]
-        return {"quiz_id": row["quiz_id"], "question_id": row["question_id"],
-                "answers": json.loads(row["answers"]), "history": json.loads(row["history"]),
-                "updated_at": row["updated_at"]}
+        return {"quiz_id": row[0], "question_id": row[1], "answers": json.loads(row[2]),
+                "history": json.loads(row[3]), "updated_at": row[4]}
 
     def save_quiz_session(self, platform: str, user_id: str, quiz_id: str, question_id: str,
                           answers: dict[str, str], history: list[str], now: float) -> None:
