@@ -143,7 +143,7 @@ class QuizService:
             replies.append(Reply(f"📋 {escape(event.user_name or 'You')}, let's do {bold(quiz.title)} in a private "
                                  "chat so your answers stay private.", start_payload=f"quiz-{quiz.id}"))
         replies.append(Reply(escape(quiz.intro), private=True))
-        replies.append(self._question_reply(quiz, first, [], replace=False))
+        replies.append(self._question_reply(quiz, first, [], replace=replace))
         return replies
 
     async def start_payload(self, event: Incoming, payload: str) -> list[Reply] | None:
