@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from contextlib import closing
 import json
 import logging
 import signal
@@ -139,12 +140,9 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from adapters.console import run_console
 
     settings = _settings()
-    store = Store.open(settings.db_path)
-    try:
+    with closing(Store.open(settings.db_path)) as store:
         # the person at the terminal runs the bot: they may reload its knowledge
         asyncio.run(run_console(_advisor(settings, store, owners=frozenset({"console:console-user"}))))
-    finally:
-        store.close()
     return 0
 
 
@@ -156,12 +154,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("No platform token set (TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN): starting the console.\n"
               "Set a token in the environment to run on Telegram or Discord; see README.", file=sys.stderr)
         return _cmd_chat(args)
-    store = Store.open(settings.db_path)
-    try:
+    with closing(Store.open(settings.db_path)) as store:
         advisor = _advisor(settings, store)
         asyncio.run(serve(advisor, build_adapters(advisor, settings)))
-    finally:
-        store.close()
     return 0
 
 
@@ -172,14 +167,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     settings = _settings()
     if not settings.db_path.exists():
         raise SystemExit(f"img-advisor: no database at {settings.db_path} (set IMG_ADVISOR_DB)")
-    store = Store.open(settings.db_path)
-    try:
+    with closing(Store.open(settings.db_path)) as store:
         faq = FaqService(load_knowledge(settings.knowledge_dir))
         as_csv = args.csv is not None
         text = (misses_table(cluster_misses(store, faq), as_csv) if args.which == "misses"
                 else feedback_table(store, faq, as_csv))
-    finally:
-        store.close()
     if args.csv:
         args.csv.write_text(text, encoding="utf-8")
         print(f"wrote {args.csv}")
@@ -189,11 +181,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
-    store = Store.open(_settings().db_path)
-    try:
+    with closing(Store.open(_settings().db_path)) as store:
         print(json.dumps(store.stats(), indent=2))
-    finally:
-        store.close()
     return 0
 
 
@@ -232,11 +221,8 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     settings = _settings()
     if not settings.db_path.exists():
         raise SystemExit(f"img-advisor: no database at {settings.db_path}")
-    store = Store.open(settings.db_path)
-    try:
+    with closing(Store.open(settings.db_path)) as store:
         store.backup(args.file)
-    finally:
-        store.close()
     print(f"backed up {settings.db_path} to {args.file}")
     return 0
 

@@ -277,16 +277,20 @@ class TelegramAdapter:
                 continue
             await self._send(int(event.chat_id), reply)
 
-    async def _send(self, chat_id: int, reply: Reply) -> bool:
-        """Send a reply, split to fit; False if the user has not opened a private chat with the bot."""
+    async def _post(self, chat_id: int, reply: Reply) -> None:
+        """Send a reply split to fit, buttons on the last part; Telegram errors are raised."""
         chunks = split(reply.text, MAX_MESSAGE, render_html) or [""]
         markup = keyboard(reply, self.username)
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            await self.app.bot.send_message(chat_id, render_html(chunk) or "…", parse_mode=ParseMode.HTML,
+                                            reply_markup=markup if last else None,
+                                            link_preview_options=LinkPreviewOptions(is_disabled=True))
+
+    async def _send(self, chat_id: int, reply: Reply) -> bool:
+        """Send a reply; False if the user has not opened a private chat with the bot."""
         try:
-            for index, chunk in enumerate(chunks):
-                last = index == len(chunks) - 1
-                await self.app.bot.send_message(chat_id, render_html(chunk) or "…", parse_mode=ParseMode.HTML,
-                                                reply_markup=markup if last else None,
-                                                link_preview_options=LinkPreviewOptions(is_disabled=True))
+            await self._post(chat_id, reply)
         except Forbidden:
             return False
         return True
@@ -316,13 +320,8 @@ class TelegramAdapter:
 
     async def deliver(self, target: ChatRef, reply: Reply) -> Delivery:
         """The scheduler's way to post a reminder; Telegram errors become core outcomes."""
-        chunks = split(reply.text, MAX_MESSAGE, render_html)
         try:
-            for index, chunk in enumerate(chunks):
-                await self.app.bot.send_message(
-                    int(target.chat_id), render_html(chunk), parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(reply, self.username) if index == len(chunks) - 1 else None,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True))
+            await self._post(int(target.chat_id), reply)
         except ChatMigrated as exc:
             return Delivery.moved(str(exc.new_chat_id))
         except Forbidden as exc:

@@ -160,8 +160,10 @@ class Advisor:
             return await self._command(event, text)
         if not event.is_private and not event.addressed:
             return await self._overheard(event, text)
-        if event.is_private and text and self.quiz.active(event):
-            return await self.quiz.text(event, text[:MAX_TEXT])
+        if event.is_private and text:
+            answered = await self.quiz.text(event, text[:MAX_TEXT])
+            if answered is not None:
+                return answered
         problem = _text_problem(text)
         if problem:
             return [problem]

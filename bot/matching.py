@@ -73,10 +73,8 @@ class Matcher:
     def __init__(self, entries: list[Entry], synonyms: dict[str, str]):
         self.expander = SynonymExpander(synonyms)
         self.entry_ids: list[str] = []
-        self._phrasings: list[tuple[int, frozenset[str], str, float]] = []  # entry, stems, joined, weight
-        self._entry_bags: list[frozenset[str]] = []
         self._answer_only: list[frozenset[str]] = []  # stems in an entry's answer but not its questions
-        phrasings: list[tuple[int, frozenset[str], str]] = []
+        phrasings: list[tuple[int, frozenset[str]]] = []
         postings: dict[str, set[int]] = defaultdict(set)
         for index, entry in enumerate(entries):
             self.entry_ids.append(entry.id)
@@ -86,8 +84,7 @@ class Matcher:
                 if not stems:
                     continue
                 bag.update(stems)
-                phrasings.append((index, frozenset(stems), " ".join(stems)))
-            self._entry_bags.append(frozenset(bag))
+                phrasings.append((index, frozenset(stems)))
             self._answer_only.append(frozenset(self.stems(entry.answer, repair=False)) - bag)
             for s in bag:
                 postings[s].add(index)
@@ -95,11 +92,10 @@ class Matcher:
         n = max(len(entries), 1)
         self.idf = {s: math.log((n + 1) / (len(ids) + 0.5)) for s, ids in postings.items()}
         self._unknown_idf = math.log((n + 1) / 0.5)
-        self._phrasings = [(e, p, j, sum(self.idf[x] for x in p)) for e, p, j in phrasings]
         self._vocabulary = [s for s in self.idf if len(s) >= MIN_TYPO_LENGTH]
         self._by_entry: dict[int, list[tuple[frozenset[str], str, float]]] = defaultdict(list)
-        for e_index, p_set, _, p_weight in self._phrasings:
-            self._by_entry[e_index].append((p_set, " ".join(sorted(p_set)), p_weight))
+        for e_index, p_set in phrasings:
+            self._by_entry[e_index].append((p_set, " ".join(sorted(p_set)), sum(self.idf[x] for x in p_set)))
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
 
     def stems(self, text: str, repair: bool = True, normalized: bool = False) -> list[str]:

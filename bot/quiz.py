@@ -59,10 +59,6 @@ class QuizService:
             return None
         return session
 
-    def active(self, event: Incoming) -> bool:
-        """Whether the user is in the middle of a quiz (a private-chat message is then an answer)."""
-        return self._session(event) is not None
-
     def _save(self, event: Incoming, quiz: Quiz, question_id: str, answers: dict[str, str], history: list[str]) -> None:
         self.store.save_quiz_session(event.platform, event.user_id, quiz.id, question_id, answers, history,
                                      self.now().timestamp())
@@ -175,10 +171,14 @@ class QuizService:
             return self._answer(event, session, option_id, replace=True)
         return None
 
-    async def text(self, event: Incoming, text: str) -> list[Reply]:
-        """A typed message during a quiz: an answer, a number, or back/restart/cancel."""
+    async def text(self, event: Incoming, text: str) -> list[Reply] | None:
+        """A typed message during a quiz: an answer, a number, or back/restart/cancel.
+
+        None when the user is not in a quiz (the message is then a question).
+        """
         session = self._session(event)
-        assert session is not None
+        if session is None:
+            return None
         quiz = self.quizzes[session["quiz_id"]]
         question = quiz.question(session["question_id"])
         assert question is not None
