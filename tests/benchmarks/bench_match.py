@@ -54,11 +54,10 @@ def synthetic_entries(kb: KnowledgeBase, size: int, seed: int = 7) -> list[Entry
     return entries
 
 
-def percentiles(samples_ns: list[int]) -> tuple[float, float]:
-    ordered = sorted(samples_ns)
-    p50 = statistics.median(ordered) / 1e6
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1e6
-    return p50, p99
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """Median and 99th percentile, in the samples' own unit."""
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def time_each(fn: Callable[[str], object], qs: list[str], rounds: int) -> tuple[float, float]:
@@ -70,7 +69,8 @@ def time_each(fn: Callable[[str], object], qs: list[str], rounds: int) -> tuple[
             start = time.perf_counter_ns()
             fn(q)
             samples.append(time.perf_counter_ns() - start)
-    return percentiles(samples)
+    p50, p99 = percentiles(samples)
+    return p50 / 1e6, p99 / 1e6
 
 
 def report(label: str, entries: list[Entry], kb: KnowledgeBase, qs: list[str], rounds: int) -> None:

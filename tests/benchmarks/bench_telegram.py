@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.adapters.fake_telegram import FakeTelegram  # noqa: E402
+from tests.benchmarks.bench_match import percentiles  # noqa: E402
 
 QUESTIONS = ["obsership fees??", "is step 1 pass fail", "can i do hands on with b1/b2", "YOG 2015 still ok for IM?",
              "how many letters of recommendation", "what is the match", "hello", "j1 vs h1b"]
@@ -67,7 +67,9 @@ async def main(count: int, chats: int, per_chat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_URL": fake.url,
                "TELEGRAM_RATE_LIMITER": "off", "IMG_ADVISOR_DB": f"{tmp}/bench.db",
-               "IMG_ADVISOR_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), "NO_PROXY": "127.0.0.1"}
+               "IMG_ADVISOR_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), "NO_PROXY": "127.0.0.1",
+               # one user sends all the messages: lift the flood limits so every one is answered
+               "IMG_ADVISOR_USER_RATE": "1000000/minute", "IMG_ADVISOR_CHAT_RATE": "1000000/minute"}
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "DISCORD_BOT_TOKEN"):
             env.pop(name, None)
         bot = await asyncio.create_subprocess_exec(sys.executable, "-m", "adapters.cli", "run", env=env)
@@ -82,9 +84,8 @@ async def main(count: int, chats: int, per_chat: int) -> None:
                 await fake.push(message=message(chat_id, QUESTIONS[i % len(QUESTIONS)], i + 10))
                 await wait_replies(fake, chat_id, before + 1)
                 latencies.append(fake.replied[chat_id][before] - sent)
-            latencies.sort()
-            print(f"sequential, {count} messages: median {statistics.median(latencies) * 1000:.1f} ms, "
-                  f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms")
+            p50, p99 = percentiles(latencies)
+            print(f"sequential, {count} messages: median {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
             started = time.perf_counter()
             for round_ in range(per_chat):
                 for chat in range(chats):
