@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,6 +32,12 @@ REVIEW_MAX_AGE_DAYS = 365
 COLLISION_SCORE = 95.0
 
 EntryId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
+
+QUESTION_KINDS = ("cost", "when", "how-long", "how-to", "eligibility", "definition", "comparison",
+                  "what-next", "where", "advice")
+"""The kinds of question an entry can say it answers (`kinds:` in an FAQ entry)."""
+
+Kind = Literal[QUESTION_KINDS]  # type: ignore[valid-type]
 
 
 class Link(Strict):
@@ -67,6 +73,9 @@ class Entry(Strict):
     reviewed: dt.date
     related: list[EntryId] = []
     keywords: list[Text] = []
+    kinds: list[Kind] = []
+    cycle: Text | None = None
+    valid_until: dt.date | None = None
 
 
 class Deadline(Strict):
@@ -80,6 +89,7 @@ class Deadline(Strict):
     source: Link
     approximate: Text | None = None
     note: Text | None = None
+    confirmed: bool = True
 
     @field_validator("timezone")
     @classmethod
