@@ -14,22 +14,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from contextlib import closing
 import json
 import logging
 import signal
 import sys
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 import bot
 from adapters.logs import setup_logging
 from bot.advisor import Advisor
+from bot.config import Settings, SettingsError
+from bot.database import Database, schema_version
 from bot.knowledge import check_knowledge, load_knowledge
+from bot.knowledge.yamlsource import KnowledgeError
 from bot.markup import to_plain
-from bot.settings import Settings, SettingsError
-from bot.store import Store
-from bot.yamlsource import KnowledgeError
 
 log = logging.getLogger("img_advisor")
 
@@ -95,18 +95,18 @@ def _settings() -> Settings:
         raise SystemExit(f"img-advisor: {exc}") from None
 
 
-def _advisor(settings: Settings, store: Store | None = None, owners: frozenset[str] = frozenset()) -> Advisor:
+def _advisor(settings: Settings, store: Database | None = None, owners: frozenset[str] = frozenset()) -> Advisor:
     try:
         kb = load_knowledge(settings.knowledge_dir)
     except KnowledgeError as exc:
         raise SystemExit(f"img-advisor: the knowledge base has errors:\n{exc}\n"
                          "Run `img-advisor kb check` for details.") from None
-    return Advisor(kb, store or Store.open(settings.db_path), limits=settings.limits,
+    return Advisor(kb, store or Database.open(settings.db_path), limits=settings.limits,
                    owners=settings.owners | owners, log_text=settings.log_text, knowledge_dir=settings.knowledge_dir)
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    advisor = _advisor(_settings(), Store.in_memory())
+    advisor = _advisor(_settings(), Database.in_memory())
     questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
     for question in questions:
         outcome = advisor.ask(question)
@@ -140,7 +140,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from adapters.console import run_console
 
     settings = _settings()
-    with closing(Store.open(settings.db_path)) as store:
+    with closing(Database.open(settings.db_path)) as store:
         # the person at the terminal runs the bot: they may reload its knowledge
         asyncio.run(run_console(_advisor(settings, store, owners=frozenset({"console:console-user"}))))
     return 0
@@ -154,24 +154,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("No platform token set (TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN): starting the console.\n"
               "Set a token in the environment to run on Telegram or Discord; see README.", file=sys.stderr)
         return _cmd_chat(args)
-    with closing(Store.open(settings.db_path)) as store:
+    with closing(Database.open(settings.db_path)) as store:
         advisor = _advisor(settings, store)
         asyncio.run(serve(advisor, build_adapters(advisor, settings)))
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from bot.faq import FaqService
-    from bot.reports import cluster_misses, feedback_table, misses_table
+    from bot.answers.faq import FaqService
+    from bot.answers.reports import cluster_misses, feedback_table, misses_table
+    from bot.answers.store import AnswerStore
 
     settings = _settings()
     if not settings.db_path.exists():
         raise SystemExit(f"img-advisor: no database at {settings.db_path} (set IMG_ADVISOR_DB)")
-    with closing(Store.open(settings.db_path)) as store:
+    with closing(Database.open(settings.db_path)) as store:
         faq = FaqService(load_knowledge(settings.knowledge_dir))
         as_csv = args.csv is not None
-        text = (misses_table(cluster_misses(store, faq), as_csv) if args.which == "misses"
-                else feedback_table(store, faq, as_csv))
+        answers = AnswerStore(store)
+        text = (misses_table(cluster_misses(answers, faq), as_csv) if args.which == "misses"
+                else feedback_table(answers, faq, as_csv))
     if args.csv:
         args.csv.write_text(text, encoding="utf-8")
         print(f"wrote {args.csv}")
@@ -180,24 +182,33 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stats(database: Database) -> dict[str, object]:
+    """Every capability's numbers for maintainers, in one mapping."""
+    from bot.answers.store import AnswerStore
+    from bot.quizzes.store import QuizStore
+    from bot.reminders.store import ReminderStore
+    from bot.usage.store import UsageStore
+
+    stores = (UsageStore(database), ReminderStore(database), QuizStore(database), AnswerStore(database))
+    return {key: value for store in stores for key, value in store.stats().items()}
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
-    with closing(Store.open(_settings().db_path)) as store:
-        print(json.dumps(store.stats(), indent=2))
+    with closing(Database.open(_settings().db_path)) as store:
+        print(json.dumps(_stats(store), indent=2))
     return 0
 
 
 def _cmd_health(args: argparse.Namespace) -> int:
     import time
 
-    from bot.store import SCHEMA_VERSION
-
     settings = _settings()
     report: dict[str, object] = {}
     ok = True
     try:
-        store = Store.open(settings.db_path)
-        report["database"] = f"ok (schema {store.schema_version} of {SCHEMA_VERSION})"
-        ok &= store.schema_version == SCHEMA_VERSION
+        store = Database.open(settings.db_path)
+        report["database"] = f"ok (schema {store.schema_version} of {schema_version()})"
+        ok &= store.schema_version == schema_version()
         beat = store.meta("heartbeat")
         store.close()
     except Exception as exc:  # noqa: BLE001 - health reports any failure
@@ -221,16 +232,16 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     settings = _settings()
     if not settings.db_path.exists():
         raise SystemExit(f"img-advisor: no database at {settings.db_path}")
-    with closing(Store.open(settings.db_path)) as store:
+    with closing(Database.open(settings.db_path)) as store:
         store.backup(args.file)
     print(f"backed up {settings.db_path} to {args.file}")
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from bot.evaluation import evaluate, load_questions, print_report
+    from bot.answers.evaluation import evaluate, load_questions, print_report
 
-    advisor = _advisor(_settings(), Store.in_memory())
+    advisor = _advisor(_settings(), Database.in_memory())
     report = evaluate(advisor, load_questions(args.file))
     print_report(report, show_misses=not args.quiet)
     return 0

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from bot.advisor import Advisor
 from bot.events import Button, ChatRef, Incoming, Reply
 from bot.markup import to_plain
-from bot.scheduler import Delivery, Scheduler
+from bot.reminders.scheduler import Delivery, Scheduler
 
 MENTION = "@advisor"
 PLATFORM = "console"
@@ -125,7 +125,7 @@ async def run_console(advisor: Advisor, read: Callable[[str], str] = input,
                       write: Callable[[str], None] = print) -> None:
     """Read lines until end of input or /quit, printing answers and due reminders."""
     chat = ConsoleChat(advisor)
-    scheduler = Scheduler(advisor.store, {PLATFORM: ConsoleNotifier(chat, write)},
+    scheduler = Scheduler(advisor.database, {PLATFORM: ConsoleNotifier(chat, write)},
                           advisor.reminders.render_delivery, advisor.clock)
     advisor.reminders.on_change(scheduler.wake)
     deliveries = asyncio.create_task(scheduler.run(), name="reminder-scheduler")

@@ -21,8 +21,8 @@ from discord import app_commands
 from bot.advisor import Advisor
 from bot.events import Button, ChatRef, Incoming, Reply
 from bot.markup import parse, split
-from bot.scheduler import Delivery
-from bot.timezones import suggest
+from bot.reminders.scheduler import Delivery
+from bot.reminders.timezones import suggest
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import time
 from typing import Protocol
 
 from bot.advisor import Advisor
-from bot.scheduler import Notifier, Scheduler
-from bot.settings import Settings
+from bot.config import Settings
+from bot.reminders.scheduler import Notifier, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ HEARTBEAT_SECONDS = 30
 async def _heartbeat(advisor: Advisor, platforms: list[str]) -> None:
     """Record that the process is alive, for `img-advisor health --require-running`."""
     while True:
-        advisor.store.set_meta("heartbeat", json.dumps({"at": time.time(), "platforms": platforms}))
+        advisor.database.set_meta("heartbeat", json.dumps({"at": time.time(), "platforms": platforms}))
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
@@ -48,7 +48,8 @@ def build_adapters(advisor: Advisor, settings: Settings) -> dict[str, PlatformAd
                                              webhook_listen=settings.telegram_webhook_listen,
                                              webhook_secret=settings.telegram_webhook_secret)
     if settings.discord_token:
-        from adapters.discord_bot import PLATFORM as DISCORD, DiscordAdapter
+        from adapters.discord_bot import PLATFORM as DISCORD
+        from adapters.discord_bot import DiscordAdapter
 
         adapters[DISCORD] = DiscordAdapter(advisor, settings.discord_token, api_url=settings.discord_api_url,
                                            gateway_url=settings.discord_gateway_url,
@@ -71,7 +72,7 @@ async def serve(advisor: Advisor, adapters: dict[str, PlatformAdapter], stop: as
             loop.add_signal_handler(signal.SIGHUP, lambda: log.info(advisor.reload(directory)))
         except (NotImplementedError, RuntimeError):
             pass
-    scheduler = Scheduler(advisor.store, adapters, advisor.reminders.render_delivery, advisor.clock)
+    scheduler = Scheduler(advisor.database, adapters, advisor.reminders.render_delivery, advisor.clock)
     advisor.reminders.on_change(scheduler.wake)
     started: list[PlatformAdapter] = []
     try:
@@ -88,7 +89,7 @@ async def serve(advisor: Advisor, adapters: dict[str, PlatformAdapter], stop: as
         await deliveries
         heartbeat.cancel()
         waiter.cancel()
-        advisor.store.set_meta("heartbeat", "stopped")
+        advisor.database.set_meta("heartbeat", "stopped")
     finally:
         for adapter in reversed(started):
             try:

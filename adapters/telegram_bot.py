@@ -32,13 +32,27 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.advisor import Advisor
 from bot.events import ChatRef, Incoming, Reply
 from bot.markup import parse, split
-from bot.scheduler import Delivery
+from bot.reminders.scheduler import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +253,7 @@ class TelegramAdapter:
         message = update.effective_message
         try:
             if message and message.migrate_to_chat_id:
-                moved = self.advisor.store.move_chat(PLATFORM, str(message.chat.id), str(message.migrate_to_chat_id))
+                moved = self.advisor.move_chat(PLATFORM, str(message.chat.id), str(message.migrate_to_chat_id))
                 log.info("group %s became supergroup %s; moved %d reminder(s)", message.chat.id,
                          message.migrate_to_chat_id, moved)
         finally:

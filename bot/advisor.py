@@ -17,16 +17,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.answers import AnswerService, describe_user_data
-from bot.community import Limits, SettingsService, Throttle, quiet_until
+from bot.answers.faq import FaqService
+from bot.answers.service import AnswerService
+from bot.answers.store import AnswerStore
+from bot.database import Database
 from bot.events import Button, Incoming, Outcome, Reply, button_rows
-from bot.faq import FaqService
+from bot.groups.quiet import quiet_until
+from bot.groups.settings import SettingsService
+from bot.groups.store import GroupStore
+from bot.groups.throttle import Limits, Throttle
 from bot.knowledge import KnowledgeBase, check_knowledge
-from bot.markup import escape
-from bot.quiz import QuizService
-from bot.reminders import ReminderService
-from bot.scheduler import Clock, RealClock
-from bot.store import Store
+from bot.markup import bold, escape
+from bot.quizzes.service import QuizService
+from bot.quizzes.store import QuizStore
+from bot.reminders.scheduler import Clock, RealClock
+from bot.reminders.service import ReminderService
+from bot.reminders.store import ReminderStore
+from bot.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +82,23 @@ def _text_problem(text: str) -> Reply | None:
 class Advisor:
     """The bot's brain; every adapter calls `handle` and renders what comes back."""
 
-    def __init__(self, kb: KnowledgeBase, store: Store, clock: Clock | None = None, limits: Limits | None = None,
+    def __init__(self, kb: KnowledgeBase, database: Database, clock: Clock | None = None, limits: Limits | None = None,
                  owners: frozenset[str] = frozenset(), log_text: bool = False, knowledge_dir: Path | None = None):
-        self.store = store
+        self.database = database
+        # each capability owns its tables; the order here is the order of /mydata
+        reminder_store, quiz_store, answer_store = ReminderStore(database), QuizStore(database), AnswerStore(database)
+        self.groups, self.usage = GroupStore(database), UsageStore(database)
         self.knowledge_dir = knowledge_dir  # where /reload and SIGHUP read the knowledge base from
         self.clock = clock or RealClock()
         limits = limits or Limits()
-        self.answers = AnswerService(FaqService(kb), store, self.clock.now, limits.cooldown_minutes)
+        self.answers = AnswerService(FaqService(kb), answer_store, self.groups, self.usage, self.clock.now,
+                                     limits.cooldown_minutes)
         self.throttle = Throttle(limits)
-        self.settings = SettingsService(store)
+        self.settings = SettingsService(self.groups, reminder_store.timezone)
         self.owners = owners
         self.log_text = log_text
-        self.reminders = ReminderService(store, self.clock.now, kb.deadlines)
-        self.quiz = QuizService(store, kb.quizzes, kb.entries, self.clock.now)
+        self.reminders = ReminderService(reminder_store, self.groups, self.clock.now, kb.deadlines)
+        self.quiz = QuizService(quiz_store, kb.quizzes, kb.entries, self.clock.now, reminder_store.timezone)
         self.quiz.add_reminder = self.reminders.add_personal
         self.commands: dict[str, Command] = {}
         for command in (
@@ -135,7 +146,7 @@ class Advisor:
                 log.info("%s %s/%s: %r", event.platform, event.chat_id, event.user_id, event.action or event.text)
             if not self._for_me(event):
                 return await self._route(event)
-            self.store.seen(event.platform, event.user_id, event.chat_id, self.clock.now().timestamp())
+            self.usage.seen(event.platform, event.user_id, event.chat_id, self.clock.now().timestamp())
             verdict = self.throttle.check(event)
             if verdict == "drop":
                 return []
@@ -173,7 +184,7 @@ class Advisor:
         """A group message not addressed to the bot: silent unless auto-answer is on, sure, and not quiet."""
         if not text or len(text) > MAX_TEXT:
             return []
-        settings = self.store.chat_settings(event.platform, event.chat_id)
+        settings = self.groups.chat_settings(event.platform, event.chat_id)
         if not settings.auto_answer or quiet_until(settings, self.clock.now()):
             return []
         return self.answers.answer(event, text, unprompted=True)
@@ -269,8 +280,15 @@ class Advisor:
         return self.answers.answer(event, args)
 
     async def _mydata(self, event: Incoming, args: str) -> list[Reply]:
-        return [Reply(describe_user_data(self.store, event.platform, event.user_id, self.clock.now()),
+        lines = [bold("What I store about you"), *self.database.describe_user(event.platform, event.user_id), "",
+                 "Not stored: your messages, your name, or which chats you are in. Unanswered questions are kept "
+                 "without any name or id. Use /forget to delete everything above."]
+        return [Reply("\n".join(lines),
                       button_rows([Button("Delete all of it", "forget:ask")]), private=True)]
+
+    def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
+        """A chat changed id (Telegram group -> supergroup): what belongs to it follows."""
+        return self.reminders.store.move_chat(platform, old_chat_id, new_chat_id)
 
     def reload(self, directory: Path) -> str:
         """Load the knowledge base again; a broken one is refused and the old one keeps running."""
@@ -293,7 +311,7 @@ class Advisor:
         return [Reply(escape(self.reload(self.knowledge_dir)), private=True)]
 
     async def _forget(self, event: Incoming, args: str) -> list[Reply]:
-        data = self.store.user_data(event.platform, event.user_id)
+        data = self.database.user_data(event.platform, event.user_id)
         summary = (f"{data['reminders']} reminder(s), {data['quiz_results']} quiz result(s), "
                    f"{data['quiz_in_progress']} quiz in progress, {data['votes']} vote(s), "
                    f"time zone: {data['timezone'] or 'not set'}")
@@ -304,7 +322,7 @@ class Advisor:
     async def _forget_confirmed(self, event: Incoming, answer: str) -> list[Reply]:
         if answer != "yes":
             return [Reply("Nothing was deleted.", private=True, replace=True)]
-        self.store.delete_user(event.platform, event.user_id)
+        self.database.forget_user(event.platform, event.user_id)
         self.reminders.notify_changed()
         return [Reply("Done: everything I stored about you is deleted.", private=True, replace=True)]
 
@@ -313,9 +331,9 @@ class Advisor:
             return [Reply("Auto-answer is for groups: in a private chat I always answer.")]
         choice = args.strip().lower()
         if choice not in ("on", "off"):
-            state = "on" if self.store.auto_answer(event.platform, event.chat_id) else "off"
+            state = "on" if self.groups.auto_answer(event.platform, event.chat_id) else "off"
             return [Reply(f"Auto-answer is {state}. Use /autoanswer on or /autoanswer off.")]
-        self.store.set_auto_answer(event.platform, event.chat_id, choice == "on")
+        self.groups.set_auto_answer(event.platform, event.chat_id, choice == "on")
         if choice == "on":
             return [Reply("Auto-answer is on: I'll answer questions I'm confident about without a mention.")]
         return [Reply("Auto-answer is off: I'll answer only when addressed.")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.advisor import Advisor
+from bot.config import bundled_knowledge_dir
+from bot.database import Database
 from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.settings import bundled_knowledge_dir
-from bot.store import Store
 from tests.fakes import TEST_LIMITS
 
 
@@ -17,10 +17,10 @@ def kb() -> KnowledgeBase:
 
 
 @pytest.fixture
-def store() -> Store:
-    return Store.in_memory()
+def store() -> Database:
+    return Database.in_memory()
 
 
 @pytest.fixture
-def advisor(kb: KnowledgeBase, store: Store) -> Advisor:
+def advisor(kb: KnowledgeBase, store: Database) -> Advisor:
     return Advisor(kb, store, limits=TEST_LIMITS)

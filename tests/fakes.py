@@ -6,9 +6,9 @@ import asyncio
 import datetime as dt
 import re
 
-from bot.community import Limits
 from bot.events import ChatRef, Reply
-from bot.scheduler import Delivery
+from bot.groups.throttle import Limits
+from bot.reminders.scheduler import Delivery
 
 TEST_LIMITS = Limits(per_user="10000/minute", per_chat="10000/minute", cooldown_minutes=10)
 """Scenarios type faster than any person; rate limits have tests of their own."""

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from bot.advisor import Advisor
-from bot.evaluation import evaluate, load_questions
-from bot.faq import FaqService
+from bot.answers.evaluation import evaluate, load_questions
+from bot.answers.faq import FaqService
+from bot.config import bundled_knowledge_dir
 from bot.knowledge import load_knowledge
-from bot.settings import bundled_knowledge_dir
 
 DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "faq_dev.yaml"
 HOLDOUT = Path(__file__).parent / "eval" / "holdout.yaml"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from adapters.cli import main
+from bot.config import bundled_knowledge_dir
 from bot.knowledge import check_knowledge, load_knowledge
-from bot.settings import bundled_knowledge_dir
-from bot.yamlsource import KnowledgeError
+from bot.knowledge.yamlsource import KnowledgeError
 
 ENTRY = """\
 - id: {id}

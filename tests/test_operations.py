@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from adapters.logs import RedactSecrets, setup_logging
-from bot.settings import Settings, SettingsError
+from bot.config import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,13 +7,15 @@ import logging
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.discord_bot import MAX_MESSAGE as DISCORD_LIMIT, render_markdown
-from adapters.telegram_bot import MAX_MESSAGE as TELEGRAM_LIMIT, render_html
+from adapters.discord_bot import MAX_MESSAGE as DISCORD_LIMIT
+from adapters.discord_bot import render_markdown
+from adapters.telegram_bot import MAX_MESSAGE as TELEGRAM_LIMIT
+from adapters.telegram_bot import render_html
 from bot.advisor import Advisor
+from bot.database import Database
 from bot.events import MAX_ACTION_BYTES, Incoming, Reply
 from bot.knowledge import KnowledgeBase
 from bot.markup import parse, split
-from bot.store import Store
 from tests.fakes import TEST_LIMITS
 
 MARK = "ZQXJ"
@@ -62,7 +64,7 @@ def assert_safe(reply: Reply) -> None:
 @given(sequence=st.lists(events, min_size=1, max_size=6))
 async def test_any_sequence_of_events_is_handled_safely(kb: KnowledgeBase, sequence: list[Incoming],
                                                         caplog) -> None:
-    advisor = Advisor(kb, Store.in_memory(), limits=TEST_LIMITS)
+    advisor = Advisor(kb, Database.in_memory(), limits=TEST_LIMITS)
     with caplog.at_level(logging.ERROR, logger="bot.advisor"):
         for event in sequence:
             for reply in await advisor.handle(event):

@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from bot.advisor import Advisor
+from bot.config import bundled_knowledge_dir
+from bot.database import Database
 from bot.events import Incoming
 from bot.knowledge import KnowledgeBase, check_knowledge, load_knowledge
-from bot.quizzes import paths
-from bot.settings import bundled_knowledge_dir
-from bot.store import Store
+from bot.quizzes.model import paths
 from tests.fakes import TEST_LIMITS, FakeClock
 from tests.test_scenarios_console import ConsoleDriver
 
@@ -65,7 +65,7 @@ async def test_every_path_of_the_visa_quiz_ends_with_a_plan_and_the_legal_note(
 
 async def test_a_quiz_idle_for_24_hours_expires_quietly(kb: KnowledgeBase) -> None:
     clock = FakeClock(START)
-    advisor = Advisor(kb, Store.in_memory(), clock, limits=TEST_LIMITS)
+    advisor = Advisor(kb, Database.in_memory(), clock, limits=TEST_LIMITS)
     user = dict(platform="console", chat_id="u", user_id="u", user_name="A", is_private=True, addressed=True)
     await advisor.handle(Incoming(text="/quiz usce", **user))
     clock.advance(dt.timedelta(hours=25))

@@ -10,9 +10,10 @@ import pytest
 
 from adapters.console import MENTION, PLATFORM, ConsoleChat, ConsoleNotifier
 from bot.advisor import Advisor
+from bot.database import Database
 from bot.knowledge import KnowledgeBase
-from bot.scheduler import Scheduler
-from bot.store import Store
+from bot.reminders.scheduler import Scheduler
+from bot.reminders.store import ReminderStore
 from tests.fakes import TEST_LIMITS, FakeClock
 from tests.scenario import Scenario, Transcript, load_scenarios, play
 
@@ -30,7 +31,7 @@ class ConsoleDriver:
         self._boot()
 
     def _boot(self) -> None:
-        self.store = Store.open(self.db_path)
+        self.store = Database.open(self.db_path)
         self.advisor = Advisor(self.kb, self.store, self.clock, limits=TEST_LIMITS)
         self.chat = ConsoleChat(self.advisor, private=self.private, is_admin=self.admin)
         self.scheduler = Scheduler(self.store, {PLATFORM: ConsoleNotifier(self.chat, self.delivered.append)},
@@ -62,7 +63,7 @@ class ConsoleDriver:
         self.store.close()
         self._boot()
         self.chat.buttons = on_screen
-        self.store.release_claims()
+        ReminderStore(self.store).release_claims()
 
     def set_admin(self, admin: bool) -> None:
         self.admin = self.chat.is_admin = admin

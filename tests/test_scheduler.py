@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from bot.advisor import Advisor
+from bot.database import Database
 from bot.events import Incoming
 from bot.knowledge import KnowledgeBase
-from bot.scheduler import MAX_ATTEMPTS, Delivery, Scheduler
-from bot.store import FAILED, SENT, Store
+from bot.reminders.scheduler import MAX_ATTEMPTS, Delivery, Scheduler
+from bot.reminders.store import FAILED, SENT, ReminderStore
 from tests.fakes import TEST_LIMITS, FakeClock, RecordingNotifier
 
 START = dt.datetime(2025, 10, 1, 6, 0, tzinfo=dt.timezone.utc)
@@ -34,7 +35,7 @@ def notifier() -> RecordingNotifier:
 
 
 @pytest.fixture
-def bot(kb: KnowledgeBase, store: Store, clock: FakeClock, notifier: RecordingNotifier) -> tuple[Advisor, Scheduler]:
+def bot(kb: KnowledgeBase, store: Database, clock: FakeClock, notifier: RecordingNotifier) -> tuple[Advisor, Scheduler]:
     advisor = Advisor(kb, store, clock, limits=TEST_LIMITS)
     scheduler = Scheduler(store, {"test": notifier}, advisor.reminders.render_delivery, clock)
     advisor.reminders.on_change(scheduler.wake)
@@ -63,7 +64,7 @@ async def test_the_scheduler_sleeps_until_the_next_due_time_and_wakes_for_new_on
 
 
 async def test_a_blocked_user_retires_the_reminder_without_retrying(
-        bot: tuple[Advisor, Scheduler], clock: FakeClock, notifier: RecordingNotifier, store: Store) -> None:
+        bot: tuple[Advisor, Scheduler], clock: FakeClock, notifier: RecordingNotifier, store: Database) -> None:
     advisor, scheduler = bot
     await remind(advisor, "in 1 minute hello")
     notifier.outcomes = [Delivery.gone("Forbidden: bot was blocked by the user")]
@@ -76,7 +77,7 @@ async def test_a_blocked_user_retires_the_reminder_without_retrying(
 
 
 async def test_transient_errors_back_off_and_give_up_after_a_bounded_number_of_attempts(
-        bot: tuple[Advisor, Scheduler], clock: FakeClock, notifier: RecordingNotifier, store: Store) -> None:
+        bot: tuple[Advisor, Scheduler], clock: FakeClock, notifier: RecordingNotifier, store: Database) -> None:
     advisor, scheduler = bot
     await remind(advisor, "in 1 minute hello")
     notifier.outcomes = [Delivery.retry("timed out")] * MAX_ATTEMPTS
@@ -84,7 +85,7 @@ async def test_transient_errors_back_off_and_give_up_after_a_bounded_number_of_a
     due_times = []
     for _ in range(MAX_ATTEMPTS):
         await scheduler.dispatch_due()
-        next_due = store.next_due()
+        next_due = ReminderStore(store).next_due()
         due_times.append(next_due)
         if next_due:
             clock.current = dt.datetime.fromtimestamp(next_due, dt.timezone.utc)
@@ -149,7 +150,7 @@ async def test_limits_per_user_and_text_length(bot: tuple[Advisor, Scheduler]) -
     assert "under 500 characters" in await remind(advisor, "tomorrow 9am " + "x" * 600, user="u2")
 
 
-async def test_only_the_owner_can_snooze_or_cancel(bot: tuple[Advisor, Scheduler], store: Store) -> None:
+async def test_only_the_owner_can_snooze_or_cancel(bot: tuple[Advisor, Scheduler], store: Database) -> None:
     advisor, _ = bot
     await remind(advisor, "tomorrow 9am mine", user="owner")
     reminder_id = store.db.execute("select id from reminders").fetchone()[0]
@@ -162,13 +163,13 @@ async def test_only_the_owner_can_snooze_or_cancel(bot: tuple[Advisor, Scheduler
 CHILD = textwrap.dedent("""
     import asyncio, os, signal, sys
     from bot.knowledge import load_knowledge
-    from bot.settings import bundled_knowledge_dir
+    from bot.config import bundled_knowledge_dir
     from bot.advisor import Advisor
-    from bot.scheduler import Delivery, Scheduler
-    from bot.store import Store
+    from bot.reminders.scheduler import Delivery, Scheduler
+    from bot.database import Database
 
     db, log, mode, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    store = Store.open(db)
+    store = Database.open(db)
     advisor = Advisor(load_knowledge(bundled_knowledge_dir()), store)
 
     class Notifier:
@@ -195,10 +196,10 @@ CHILD = textwrap.dedent("""
 
 
 def seed(db: Path, count: int) -> None:
-    store = Store.open(db)
+    store = Database.open(db)
     now = dt.datetime.now(dt.timezone.utc).timestamp()
     for i in range(count):
-        store.add_reminder(platform="test", owner_id=f"u{i}", origin_chat_id=f"u{i}", chat_id=f"u{i}",
+        ReminderStore(store).add_reminder(platform="test", owner_id=f"u{i}", origin_chat_id=f"u{i}", chat_id=f"u{i}",
                            dm=True, text=f"task {i}", tz="UTC", due_at=now - 30 + i * 0.001)
     store.close()
 
@@ -222,5 +223,5 @@ def test_a_process_killed_mid_dispatch_loses_none_and_doubles_none_beyond_the_wi
     assert sorted(set(sent)) == sorted(f"task {i}" for i in range(20))  # none lost
     doubles = len(sent) - len(set(sent))
     assert doubles == allowed_doubles  # only the one in the documented send->confirm window
-    store = Store.open(db)
+    store = Database.open(db)
     assert store.db.execute("select count(*) from reminders where status != ?", [SENT]).fetchone()[0] == 0

@@ -11,7 +11,14 @@ from adapters.discord_bot import OPTIONS, PLATFORM, DiscordAdapter
 from bot.advisor import Advisor
 from bot.knowledge import KnowledgeBase
 from tests.adapters.fake_discord import (
-    BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, USER, FakeDiscord, member_payload, message_payload, snowflake,
+    BOT_USER,
+    CHANNEL_ID,
+    DM_CHANNEL_ID,
+    USER,
+    FakeDiscord,
+    member_payload,
+    message_payload,
+    snowflake,
 )
 from tests.adapters.loopback import PlatformDriver
 from tests.scenario import Transcript

@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.advisor import Advisor
+from bot.database import Database
 from bot.knowledge import KnowledgeBase
-from bot.scheduler import Scheduler
-from bot.store import Store
+from bot.reminders.scheduler import Scheduler
 from tests.fakes import TEST_LIMITS, FakeClock
 from tests.scenario import Transcript
 
@@ -76,7 +76,7 @@ class PlatformDriver:
         raise NotImplementedError
 
     async def boot(self) -> None:
-        self.store = Store.open(self.db_path)
+        self.store = Database.open(self.db_path)
         self.advisor = Advisor(self.kb, self.store, self.clock, limits=TEST_LIMITS)
         self.adapter = self.make_adapter(self.advisor)
         self.adapter.handled.append(self.handled)

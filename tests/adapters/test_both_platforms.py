@@ -9,16 +9,18 @@ from adapters.discord_bot import DiscordAdapter
 from adapters.runner import serve
 from adapters.telegram_bot import TelegramAdapter
 from bot.advisor import Advisor
+from bot.database import Database
 from bot.knowledge import KnowledgeBase
-from bot.store import Store
-from tests.adapters.fake_discord import USER as DISCORD_USER, FakeDiscord
+from bot.reminders.store import ReminderStore
+from tests.adapters.fake_discord import USER as DISCORD_USER
+from tests.adapters.fake_discord import FakeDiscord
 from tests.adapters.fake_telegram import FakeTelegram
 from tests.adapters.telegram_driver import USER as TELEGRAM_USER
 
 
 async def test_one_process_serves_both_platforms_with_one_scheduler(kb: KnowledgeBase, tmp_path) -> None:
     telegram, discord_fake = await FakeTelegram().start(), await FakeDiscord().start()
-    store = Store.open(tmp_path / "bot.db")
+    store = Database.open(tmp_path / "bot.db")
     advisor = Advisor(kb, store)
     adapters = {
         "telegram": TelegramAdapter(advisor, telegram.token, telegram.url, rate_limit=False),
@@ -31,7 +33,7 @@ async def test_one_process_serves_both_platforms_with_one_scheduler(kb: Knowledg
         await asyncio.wait_for(discord_fake.identified.wait(), 10)
         await telegram.wait_for_call("setMyCommands", 2, timeout=10)
         for platform, user in (("telegram", str(TELEGRAM_USER["id"])), ("discord", DISCORD_USER["id"])):
-            store.add_reminder(platform=platform, owner_id=user, origin_chat_id=user, chat_id=user, dm=True,
+            ReminderStore(store).add_reminder(platform=platform, owner_id=user, origin_chat_id=user, chat_id=user, dm=True,
                                text=f"{platform} reminder", tz="UTC", due_at=time.time() - 1)
         advisor.reminders.notify_changed()
         await telegram.wait_for_call("sendMessage", 1, timeout=10)

@@ -10,7 +10,13 @@ import pytest
 
 from bot.knowledge import KnowledgeBase
 from tests.adapters.discord_driver import DiscordDriver, plain
-from tests.adapters.fake_discord import BOT_USER, CHANNEL_ID, USER, FakeDiscord, message_payload
+from tests.adapters.fake_discord import (
+    BOT_USER,
+    CHANNEL_ID,
+    USER,
+    FakeDiscord,
+    message_payload,
+)
 from tests.scenario import DEFAULT_START, Scenario, load_scenarios, play
 
 

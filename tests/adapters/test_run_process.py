@@ -54,12 +54,13 @@ async def test_run_serves_telegram_and_stops_cleanly_on_sigterm(tmp_path: Path) 
 
 
 async def test_sigterm_mid_delivery_loses_no_reminder_and_sends_none_twice(tmp_path: Path) -> None:
-    from bot.store import Store
+    from bot.database import Database
+    from bot.reminders.store import ReminderStore
 
-    store = Store.open(tmp_path / "bot.db")
+    store = Database.open(tmp_path / "bot.db")
     due = time.time() - 5
     for chat in range(1001, 1006):
-        store.add_reminder(platform="telegram", owner_id=str(chat), origin_chat_id=str(chat), chat_id=str(chat),
+        ReminderStore(store).add_reminder(platform="telegram", owner_id=str(chat), origin_chat_id=str(chat), chat_id=str(chat),
                            dm=True, text=f"reminder for {chat}", tz="UTC", due_at=due + chat / 1e4)
     store.close()
     fake = await FakeTelegram().start()
@@ -74,7 +75,7 @@ async def test_sigterm_mid_delivery_loses_no_reminder_and_sends_none_twice(tmp_p
         assert bot.returncode == 0, stderr.decode()
         first_run = [int(p["chat_id"]) for p in fake.sent()]
         assert first_run == [1001]
-        store = Store.open(tmp_path / "bot.db")
+        store = Database.open(tmp_path / "bot.db")
         statuses = dict(store.db.execute("select chat_id, status from reminders").fetchall())
         store.close()
         assert statuses == {"1001": "sent", "1002": "pending", "1003": "pending", "1004": "pending",

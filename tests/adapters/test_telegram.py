@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge import KnowledgeBase
+from bot.reminders.store import ReminderStore
 from tests.adapters.fake_telegram import BOT_ID, FakeTelegram
 from tests.adapters.telegram_driver import GROUP_ID, USER, TelegramDriver, plain
 from tests.scenario import DEFAULT_START, Scenario, load_scenarios, play
@@ -118,9 +119,9 @@ async def test_a_429_waits_retry_after_and_the_message_still_arrives(kb: Knowled
                                                                      tmp_path: Path) -> None:
     from adapters.telegram_bot import TelegramAdapter
     from bot.advisor import Advisor
-    from bot.store import Store
+    from bot.database import Database
 
-    adapter = TelegramAdapter(Advisor(kb, Store.in_memory()), fake.token, fake.url, rate_limit=True)
+    adapter = TelegramAdapter(Advisor(kb, Database.in_memory()), fake.token, fake.url, rate_limit=True)
     await adapter.start()
     try:
         fake.fail_next["sendMessage"] = [(429, {"ok": False, "error_code": 429, "description": "Too Many Requests",
@@ -168,7 +169,7 @@ async def test_a_migration_service_message_moves_the_chats_reminders(driver: Tel
 async def test_a_reminder_is_delivered_after_the_adapter_restarts(driver: TelegramDriver, fake: FakeTelegram) -> None:
     await driver.say("/remind in 2 hours book OET")
     await driver.restart()
-    driver.store.release_claims()
+    ReminderStore(driver.store).release_claims()
     got = await driver.advance(dt.timedelta(hours=3))
     assert "Reminder: book OET" in got.text and "Late" in got.text
 
@@ -192,13 +193,13 @@ async def test_webhook_mode_checks_the_secret_on_every_request(kb: KnowledgeBase
 
     from adapters.telegram_bot import TelegramAdapter
     from bot.advisor import Advisor
-    from bot.store import Store
+    from bot.database import Database
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     secret = "s3cret-token-for-tests"
-    adapter = TelegramAdapter(Advisor(kb, Store.in_memory()), fake.token, fake.url, rate_limit=False,
+    adapter = TelegramAdapter(Advisor(kb, Database.in_memory()), fake.token, fake.url, rate_limit=False,
                               webhook_url="https://bot.example.invalid/telegram",
                               webhook_listen=("127.0.0.1", port), webhook_secret=secret)
     await adapter.start()

@@ -24,13 +24,13 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from bot.advisor import Advisor
-from bot.community import Limits
-from bot.evaluation import load_questions
+from bot.answers.evaluation import load_questions
+from bot.answers.matching import Matcher
+from bot.config import bundled_knowledge_dir
+from bot.database import Database
 from bot.events import Incoming
+from bot.groups.throttle import Limits
 from bot.knowledge import Entry, KnowledgeBase, load_knowledge
-from bot.matching import Matcher
-from bot.settings import bundled_knowledge_dir
-from bot.store import Store
 
 HERE = Path(__file__).resolve().parent
 QUESTION_FILES = [HERE.parent / "eval" / "holdout.yaml", HERE.parents[2] / "shared" / "eval" / "faq_dev.yaml"]
@@ -84,7 +84,7 @@ def report(label: str, entries: list[Entry], kb: KnowledgeBase, qs: list[str], r
 
 async def throughput(kb: KnowledgeBase, qs: list[str], total: int) -> float:
     # limits high enough that every event takes the full path (the default would drop most as a flood)
-    advisor = Advisor(kb, Store.in_memory(), limits=Limits("10000000/minute", "10000000/minute"))
+    advisor = Advisor(kb, Database.in_memory(), limits=Limits("10000000/minute", "10000000/minute"))
     events = [Incoming("console", f"u{i % 50}", f"u{i % 50}", "bench", True, qs[i % len(qs)])
               for i in range(total)]
     for event in events[: len(qs)]:

@@ -17,9 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.database import Database
 from bot.events import ChatRef, Reply
-from bot.scheduler import Delivery, Scheduler
-from bot.store import Reminder, Store
+from bot.reminders.scheduler import Delivery, Scheduler
+from bot.reminders.store import Reminder, ReminderStore
 
 
 class NoOpNotifier:
@@ -42,7 +43,7 @@ def render(reminder: Reminder, late: dt.datetime | None) -> Reply:
     return Reply(f"Reminder: {reminder.text}")
 
 
-def fill(store: Store, count: int, start: float, spread: float) -> None:
+def fill(store: Database, count: int, start: float, spread: float) -> None:
     rows = [{"platform": "bench", "owner_id": f"u{i % 5000}", "origin_chat_id": f"u{i % 5000}",
              "chat_id": f"u{i % 5000}", "dm": 1, "text": f"task {i}", "tz": "UTC", "due_at": start + (i * spread),
              "status": "pending", "attempts": 0, "created_at": start} for i in range(count)]
@@ -53,12 +54,12 @@ def fill(store: Store, count: int, start: float, spread: float) -> None:
 def main() -> None:
     now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(Path(tmp) / "bench.db")
+        store = Database.open(Path(tmp) / "bench.db")
         fill(store, 100_000, now.timestamp() + 60, 30.0)
         samples = []
         for _ in range(1000):
             start = time.perf_counter_ns()
-            store.next_due()
+            ReminderStore(store).next_due()
             samples.append(time.perf_counter_ns() - start)
         samples.sort()
         print(f"next-due lookup, 100,000 stored: p50={statistics.median(samples) / 1e6:.3f} ms "

@@ -1,7 +1,7 @@
 """Choose the FAQ answer thresholds by measurement, not taste.
 
 Ranks every question of one or more eval files once, then replays the decision rule
-of `bot.faq.FaqService` for a grid of (ANSWER_AT, MARGIN) values and prints, for each:
+of `bot.answers.faq.FaqService` for a grid of (ANSWER_AT, MARGIN) values and prints, for each:
 in-scope accuracy, the wrong-answer rate (answered with an entry that lacks every
 expected term: worse for a user than an honest "did you mean"), and the out-of-scope
 answered rate. Run:
@@ -14,12 +14,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.evaluation import OUT_OF_SCOPE, load_questions
-from bot.faq import FaqService, is_confident
+from bot.answers.evaluation import OUT_OF_SCOPE, load_questions
+from bot.answers.faq import FaqService, is_confident
+from bot.answers.normalize import normalize
+from bot.config import bundled_knowledge_dir
 from bot.knowledge import load_knowledge
 from bot.markup import to_plain
-from bot.normalize import normalize
-from bot.settings import bundled_knowledge_dir
 
 
 def main(paths: list[str]) -> None:

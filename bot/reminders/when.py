@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import dateparser
 from dateutil import rrule
 
-from bot.timezones import tzinfo
+from bot.reminders.timezones import tzinfo
 
 MAX_AHEAD = dt.timedelta(days=731)
 DEFAULT_TIME = dt.time(9, 0)

@@ -13,8 +13,8 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from bot.schema import Strict, Text
-from bot.yamlsource import Problem, YamlDoc
+from bot.knowledge.schema import Strict, Text
+from bot.knowledge.yamlsource import Problem, YamlDoc
 
 END = "end"
 MAX_PATHS = 50_000

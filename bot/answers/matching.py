@@ -27,8 +27,8 @@ from operator import itemgetter
 
 from rapidfuzz import fuzz, process
 
+from bot.answers.normalize import content_stems, normalize
 from bot.knowledge import Entry
-from bot.normalize import content_stems, normalize
 
 W_COVERAGE = 0.45
 W_CLOSENESS = 0.35

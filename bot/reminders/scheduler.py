@@ -22,10 +22,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.community import quiet_until
+from bot.database import Database
 from bot.events import ChatRef, Reply
-from bot.store import Reminder, Store
-from bot.when import next_occurrence
+from bot.groups.quiet import quiet_until
+from bot.groups.store import GroupStore
+from bot.reminders.store import Reminder, ReminderStore
+from bot.reminders.when import next_occurrence
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +97,10 @@ Render = Callable[[Reminder, dt.datetime | None], Reply]
 class Scheduler:
     """Wakes when the next reminder is due and hands it to the notifier of its platform."""
 
-    def __init__(self, store: Store, notifiers: Mapping[str, Notifier], render: Render,
+    def __init__(self, database: Database, notifiers: Mapping[str, Notifier], render: Render,
                  clock: Clock | None = None, batch: int = 500):
-        self.store = store
+        self.store = ReminderStore(database)
+        self.groups = GroupStore(database)
         self.notifiers = dict(notifiers)
         self.render = render
         self.clock = clock or RealClock()
@@ -151,7 +154,7 @@ class Scheduler:
             occurrence = latest or occurrence  # missed occurrences collapse into the latest one
         late = occurrence if now - occurrence > LATE_AFTER else None
         if not reminder.dm:
-            held = quiet_until(self.store.chat_settings(reminder.platform, reminder.chat_id), now)
+            held = quiet_until(self.groups.chat_settings(reminder.platform, reminder.chat_id), now)
             if held is not None:  # the group asked for quiet: post when quiet hours end
                 self.store.hold(reminder.id, held.timestamp())
                 return False

@@ -13,20 +13,24 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 
+from bot.answers.faq import FaqService
+from bot.answers.store import AnswerStore
 from bot.events import Button, Incoming, Outcome, Reply
-from bot.faq import FaqService
-from bot.markup import bold, escape
-from bot.store import ChatSettings, Store
-from bot.when import format_local
+from bot.groups.store import ChatSettings, GroupStore
+from bot.markup import bold
+from bot.usage.store import UsageStore
 
 Now = Callable[[], dt.datetime]
 MAX_REMEMBERED = 20_000
 
 
 class AnswerService:
-    def __init__(self, faq: FaqService, store: Store, now: Now, cooldown_minutes: int = 10):
+    def __init__(self, faq: FaqService, store: AnswerStore, groups: GroupStore, usage: UsageStore, now: Now,
+                 cooldown_minutes: int = 10):
         self.faq = faq
         self.store = store
+        self.groups = groups
+        self.usage = usage
         self.now = now
         self.cooldown = dt.timedelta(minutes=cooldown_minutes)
         self._asked: OrderedDict[str, str] = OrderedDict()  # feedback token -> question (memory only)
@@ -34,7 +38,7 @@ class AnswerService:
     def answer(self, event: Incoming, question: str, unprompted: bool = False) -> list[Reply]:
         """The replies to a question asked in `event`'s chat (`unprompted`: auto-answer)."""
         group = not event.is_private
-        settings = self.store.chat_settings(event.platform, event.chat_id) if group else ChatSettings()
+        settings = self.groups.chat_settings(event.platform, event.chat_id) if group else ChatSettings()
         outcome = self.faq.answer(question, answer_at=settings.threshold if unprompted else None)
         now = self.now()
         if unprompted and outcome.entry is None:
@@ -44,13 +48,13 @@ class AnswerService:
                 self.store.record_miss(event.platform, question, outcome.kind, outcome.suggestions[0]
                                        if outcome.suggestions else None, outcome.score, now.timestamp())
             return outcome.replies
-        self.store.count(event.platform, "questions answered", now.timestamp())
+        self.usage.count(event.platform, "questions answered", now.timestamp())
         if group:
-            last = self.store.last_answered(event.platform, event.chat_id, outcome.entry)
+            last = self.groups.last_answered(event.platform, event.chat_id, outcome.entry)
             if last is not None and now.timestamp() - last < self.cooldown.total_seconds():
                 # asked directly: point to the earlier answer; overheard: say nothing
                 return [] if unprompted else [self._already_answered(outcome.entry, now.timestamp() - last)]
-            self.store.mark_answered(event.platform, event.chat_id, outcome.entry, now.timestamp())
+            self.groups.mark_answered(event.platform, event.chat_id, outcome.entry, now.timestamp())
         base = self.faq.short_reply(outcome.entry) if group and settings.reply_style == "short" else outcome.replies[0]
         return [self._decorate(base, outcome, event, question)]
 
@@ -78,7 +82,7 @@ class AnswerService:
             return None
         entry_id, token, helpful = parts[0], parts[1], parts[2] == "1"
         self.store.vote(event.platform, event.user_id, entry_id, helpful, self.now().timestamp())
-        consent = event.is_private or self.store.chat_settings(event.platform, event.chat_id).record_misses
+        consent = event.is_private or self.groups.chat_settings(event.platform, event.chat_id).record_misses
         if not helpful and consent:
             question = self._asked.get(token) or f"(an answer of “{self.faq.kb.entries[entry_id].title}”)"
             self.store.record_miss(event.platform, question, "downvote", entry_id, None, self.now().timestamp())
@@ -95,23 +99,3 @@ class AnswerService:
         if event.user_id == asker or event.is_admin:
             return [Reply("", delete=True)]
         return [Reply("Only the person who asked (or an admin) can remove this answer.", private=True, notice=True)]
-
-
-def describe_user_data(store: Store, platform: str, user_id: str, now: dt.datetime) -> str:
-    """Everything stored about one user, in words (/mydata)."""
-    data = store.user_data(platform, user_id)
-    lines = [bold("What I store about you"), f"• Time zone: {escape(str(data['timezone'] or 'not set'))}"]
-    reminders = store.active_reminders(platform, user_id)
-    lines.append(f"• Active reminders: {len(reminders)}")
-    for reminder in reminders[:20]:
-        when = format_local(dt.datetime.fromtimestamp(reminder.due_at, dt.timezone.utc), reminder.tz)
-        lines.append(f"   – {escape(when)}: {escape(reminder.text)}")
-    session = store.quiz_session(platform, user_id)
-    lines.append(f"• Quiz in progress: {escape(session['quiz_id']) if session else 'none'}")
-    results = store.quiz_results(platform, user_id)
-    lines.append(f"• Quiz results kept: {', '.join(escape(q) for q, _, _ in results) or 'none'}")
-    lines.append(f"• Helpful/not-helpful votes: {data['votes']} (stored under a one-way code, not your id)")
-    lines.append("")
-    lines.append("Not stored: your messages, your name, or which chats you are in. Unanswered questions are kept "
-                 "without any name or id. Use /forget to delete everything above.")
-    return "\n".join(lines)

@@ -17,10 +17,10 @@ from rapidfuzz import fuzz, process
 from bot.events import Button, Incoming, Reply, button_rows
 from bot.knowledge import Entry
 from bot.markup import bold, escape
-from bot.quizzes import Option, Question, Quiz
-from bot.store import Store
-from bot.timezones import tzinfo
-from bot.when import format_local
+from bot.quizzes.model import Option, Question, Quiz
+from bot.quizzes.store import QuizStore
+from bot.reminders.timezones import tzinfo
+from bot.reminders.when import format_local
 
 EXPIRY = dt.timedelta(hours=24)
 LABEL_CUTOFF = 75.0
@@ -36,8 +36,10 @@ AddReminder = Callable[[Incoming, str, dt.datetime], int]
 class QuizService:
     """Starts quizzes, takes answers (buttons or typed), and shows results."""
 
-    def __init__(self, store: Store, quizzes: dict[str, Quiz], entries: dict[str, Entry], now: Now):
+    def __init__(self, store: QuizStore, quizzes: dict[str, Quiz], entries: dict[str, Entry], now: Now,
+                 timezone_of: Callable[[str, str], str | None] = lambda platform, user: None):
         self.store = store
+        self.timezone_of = timezone_of  # the user's own zone, for "remind me" on a plan step
         self.quizzes = quizzes
         self.entries = entries
         self.now = now
@@ -258,7 +260,7 @@ class QuizService:
         if outcome_index >= len(quiz.outcomes) or step_index >= len(quiz.outcomes[outcome_index].next_steps):
             return None
         step = quiz.outcomes[outcome_index].next_steps[step_index]
-        zone = self.store.timezone(event.platform, event.user_id) or "UTC"
+        zone = self.timezone_of(event.platform, event.user_id) or "UTC"
         local = (self.now() + REMIND_AFTER).astimezone(tzinfo(zone))
         due = local.replace(hour=9, minute=0, second=0, microsecond=0)
         reminder_id = self.add_reminder(event, step, due)

@@ -3,7 +3,7 @@
 Times are read in the user's own time zone (UTC until they set one with /timezone).
 Personal reminders are delivered privately; in a group only chat admins create
 reminders that post to the group. Delivery itself is the scheduler's job
-(`bot.scheduler`); this module only stores, lists and changes reminders.
+(`bot.reminders.scheduler`); this module only stores, lists and changes reminders.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import datetime as dt
 from collections.abc import Callable
 
 from bot.events import Button, Incoming, Reply, button_rows
+from bot.groups.store import GroupStore
 from bot.knowledge import Deadline
 from bot.markup import bold, escape, link
-from bot.store import PENDING, SENT, Reminder, Store
-from bot.timezones import resolve
-from bot.when import EXAMPLES, WhenError, format_local, parse_reminder
+from bot.reminders.store import PENDING, SENT, Reminder, ReminderStore
+from bot.reminders.timezones import resolve
+from bot.reminders.when import EXAMPLES, WhenError, format_local, parse_reminder
 
 MAX_PER_USER = 50
 MAX_PER_GROUP = 200
@@ -35,8 +36,9 @@ def _short(text: str, limit: int = 28) -> str:
 class ReminderService:
     """Creates, lists, snoozes and cancels reminders for one store."""
 
-    def __init__(self, store: Store, now: Now, deadlines: dict[str, Deadline]):
+    def __init__(self, store: ReminderStore, groups: GroupStore, now: Now, deadlines: dict[str, Deadline]):
         self.store = store
+        self.groups = groups
         self.now = now
         self.deadlines = deadlines
         self._listeners: list[Callable[[], None]] = []
@@ -81,7 +83,7 @@ class ReminderService:
 
     async def remind(self, event: Incoming, args: str) -> list[Reply]:
         """Create a reminder from "<when> <what>"."""
-        members_may = not event.is_private and self.store.chat_settings(event.platform, event.chat_id).members_remind
+        members_may = not event.is_private and self.groups.chat_settings(event.platform, event.chat_id).members_remind
         to_group = not event.is_private and (event.is_admin or members_may)
         private = not event.is_private and not to_group
         if not args.strip():

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
+from bot.answers.matching import Candidate, Matcher
+from bot.answers.normalize import normalize
 from bot.events import Button, Outcome, Reply, button_rows
 from bot.knowledge import KnowledgeBase, Link, SmallTalkKind
 from bot.markup import bold, escape, link
-from bot.matching import Candidate, Matcher
-from bot.normalize import normalize
 
 ANSWER_AT = 0.42
 """A top score at or above this is answered directly (chosen with `img-advisor eval`)."""

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from bot.faq import FaqService
-from bot.normalize import normalize
-from bot.store import Store
+from bot.answers.faq import FaqService
+from bot.answers.normalize import normalize
+from bot.answers.store import AnswerStore
 
 CLUSTER_SIMILARITY = 70.0
 
@@ -33,7 +33,7 @@ class Cluster:
         return len(self.questions)
 
 
-def cluster_misses(store: Store, faq: FaqService, similarity: float = CLUSTER_SIMILARITY) -> list[Cluster]:
+def cluster_misses(store: AnswerStore, faq: FaqService, similarity: float = CLUSTER_SIMILARITY) -> list[Cluster]:
     """Unanswered (or 👎) questions grouped by similarity, most frequent first."""
     clusters: list[tuple[str, Cluster]] = []
     for miss in store.misses():
@@ -64,7 +64,7 @@ def misses_table(clusters: list[Cluster], as_csv: bool = False) -> str:
     return _render(header, rows, as_csv)
 
 
-def feedback_table(store: Store, faq: FaqService, as_csv: bool = False) -> str:
+def feedback_table(store: AnswerStore, faq: FaqService, as_csv: bool = False) -> str:
     """Entries by 👎 rate (then by votes), with their titles."""
     rows = []
     for entry_id, up, down in store.feedback_by_entry():

@@ -1,85 +1,24 @@
-"""Group etiquette: admin settings, quiet hours, cooldowns and rate limits.
-
-A bot in a group of 10,000 must never flood it. Admins choose how it behaves
-(/settings); the same answer is not re-posted within a cooldown; each user and each
-chat has a rate limit (the `limits` library, moving window), after which the bot says
-so once and then stays quiet until the window frees up.
-"""
+"""`/settings`: what a group's admins change (auto-answer, confidence, quiet hours, reply style, consent)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from dataclasses import dataclass
-
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from collections.abc import Callable
 
 from bot.events import Button, Incoming, Reply, button_rows
+from bot.groups.store import ChatSettings, GroupStore
 from bot.markup import bold, escape
-from bot.store import ChatSettings, Store
-from bot.timezones import tzinfo
 
 THRESHOLDS = (("normal", None), ("high", 0.60), ("very high", 0.75))
 _QUIET = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?$")
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Flood limits; defaults suit a busy group (configurable, see bot.settings)."""
-
-    per_user: str = "20/minute"
-    per_chat: str = "30/minute"
-    cooldown_minutes: int = 10
-
-
-class Throttle:
-    """Per-user and per-chat rate limits with a single polite notice when exceeded."""
-
-    def __init__(self, limits: Limits):
-        self.user_limit = parse(limits.per_user)
-        self.chat_limit = parse(limits.per_chat)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._warned: set[str] = set()
-
-    def check(self, event: Incoming) -> str:
-        """"ok", "warn" (first time over a limit: say so once) or "drop"."""
-        user_key = f"user:{event.platform}:{event.user_id}"
-        checks = [(self.user_limit, user_key)]
-        if not event.is_private:
-            checks.append((self.chat_limit, f"chat:{event.platform}:{event.chat_id}"))
-        for limit, key in checks:
-            if not self._limiter.hit(limit, key):
-                if key in self._warned:
-                    return "drop"
-                self._warned.add(key)
-                return "warn"
-            self._warned.discard(key)
-        return "ok"
-
-
-def quiet_until(settings: ChatSettings, now: dt.datetime) -> dt.datetime | None:
-    """The end of the chat's quiet hours if `now` falls inside them, else None."""
-    if not settings.quiet_start or not settings.quiet_end:
-        return None
-    zone = tzinfo(settings.quiet_tz)
-    local = now.astimezone(zone)
-    start = dt.time.fromisoformat(settings.quiet_start)
-    end = dt.time.fromisoformat(settings.quiet_end)
-    t = local.time()
-    inside = start <= t < end if start < end else (t >= start or t < end)
-    if not inside:
-        return None
-    end_day = local.date() if t < end else local.date() + dt.timedelta(days=1)
-    return dt.datetime.combine(end_day, end, tzinfo=zone).astimezone(dt.timezone.utc)
-
-
 class SettingsService:
     """`/settings`: what admins can change for their group, as buttons and short commands."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: GroupStore, timezone_of: Callable[[str, str], str | None]):
         self.store = store
+        self.timezone_of = timezone_of  # a user's own time zone, for the quiet hours they type
 
     def _describe(self, s: ChatSettings) -> tuple[str, list[Button]]:
         level = next(name for name, value in THRESHOLDS if value == s.threshold) if any(
@@ -139,7 +78,7 @@ class SettingsService:
             if not match or int(match.group(1)) > 23 or int(match.group(3)) > 23 \
                     or int(match.group(2) or 0) > 59 or int(match.group(4) or 0) > 59:
                 return [Reply("Write quiet hours like /settings quiet 22:00-07:00 (or /settings quiet off).")]
-            zone = self.store.timezone(event.platform, event.user_id) or "UTC"
+            zone = self.timezone_of(event.platform, event.user_id) or "UTC"
             changed = self.store.update_chat_settings(
                 event.platform, event.chat_id, quiet_start=f"{int(match.group(1)):02d}:{match.group(2) or '00'}",
                 quiet_end=f"{int(match.group(3)):02d}:{match.group(4) or '00'}", quiet_tz=zone)

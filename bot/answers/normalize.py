@@ -3,7 +3,7 @@
 IMGs write on phones, in a second language, with abbreviations and typos:
 "obsership fees??", "B1/B2 ok for hands on?", "YOG 2015 still ok for IM?". This
 module only does language-level work; domain words (abbreviations, misspellings)
-live in knowledge/synonyms.yaml and are applied by `bot.matching`.
+live in knowledge/synonyms.yaml and are applied by `bot.answers.matching`.
 """
 
 from __future__ import annotations

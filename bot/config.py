@@ -43,7 +43,7 @@ from pathlib import Path
 from limits import parse as parse_rate
 
 import bot
-from bot.community import Limits
+from bot.groups.throttle import Limits
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SECRETS = ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
