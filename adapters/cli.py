@@ -82,8 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("file", type=Path, help="where to write the copy")
 
     ev = sub.add_parser("eval", help="score a question set (accuracy, out-of-scope rate, misses)",
-                        description="Score a question set in the format of shared/eval/faq_dev.yaml.")
-    ev.add_argument("file", type=Path, help="YAML list of {q, topic, expect_any}")
+                        description="Score a question set: by keywords (shared/eval/faq_dev.yaml) or, with "
+                                    "--labels, by entries judged by reading (tests/eval/*_labels.yaml): right, "
+                                    "partial, wrong, declined, and per confidence band.")
+    ev.add_argument("file", type=Path, help="YAML list of {q, topic, expect_any} or {q, topic, want}")
+    ev.add_argument("--labels", type=Path, help="labels of the items (which entries answer each)")
+    ev.add_argument("--plot", type=Path, metavar="FILE", help="with --labels: draw the calibration chart as a PNG")
+    ev.add_argument("--grading", type=Path, metavar="FILE", help="with --labels: write the per-item grading (Markdown)")
     ev.add_argument("--quiet", action="store_true", help="print the summary only, not every miss")
     return parser
 
@@ -242,8 +247,40 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from bot.answers.evaluation import evaluate, load_questions, print_report
 
     advisor = _advisor(_settings(), Database.in_memory())
-    report = evaluate(advisor, load_questions(args.file))
+    questions = load_questions(args.file)
+    if args.labels:
+        return _eval_labelled(advisor, questions, args)
+    report = evaluate(advisor, questions)
     print_report(report, show_misses=not args.quiet)
+    return 0
+
+
+def _eval_labelled(advisor: Advisor, questions: list, args: argparse.Namespace) -> int:
+    from bot.answers.evaluation import (
+        confidence_bands,
+        grade,
+        graded_table,
+        grading_lines,
+        load_labels,
+        plot_calibration,
+    )
+
+    graded = grade(advisor, questions, load_labels(args.labels))
+    summary = f"{graded_table(graded)}\n\nBy confidence (answered items):\n\n{confidence_bands(graded)}\n"
+    print(summary)
+    if args.grading:
+        rows = ["| # | verdict | confidence | answered | label | question |", "|---|---|---|---|---|---|",
+                *grading_lines(graded)]
+        args.grading.write_text(f"# Grading of {args.file.name} with {args.labels.name}\n\n{summary}\n"
+                                + "\n".join(rows) + "\n", encoding="utf-8")
+        print(f"wrote {args.grading}")
+    elif not args.quiet:
+        for line in grading_lines(graded):
+            if "| right |" not in line:
+                print(line)
+    if args.plot:
+        plot_calibration(graded, args.plot)
+        print(f"wrote {args.plot}")
     return 0
 
 

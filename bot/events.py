@@ -89,4 +89,5 @@ class Outcome:
     entry: str | None = None
     score: float | None = None
     suggestions: list[str] = field(default_factory=list)
-    kind: str = "answer"  # "answer" | "unsure" | "none" | "smalltalk" | "out_of_scope" | "invalid"
+    kind: str = "answer"  # "answer" | "unsure" | "none" | "smalltalk" | "out_of_scope" | "safety" | "language" | "invalid"
+    entries: list[str] = field(default_factory=list)  # every entry answered (several questions in one message)

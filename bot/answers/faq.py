@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 from bot.answers.matching import Candidate, Matcher
 from bot.answers.normalize import normalize
+from bot.answers.reading import Reading, SocialRemover, question_kind, read
+from bot.answers.semantic import SemanticIndex
 from bot.events import Button, Outcome, Reply, button_rows
 from bot.knowledge import KnowledgeBase, Link, SmallTalkKind
 from bot.markup import bold, escape, link
@@ -29,6 +31,15 @@ ONE_WORD_MARGIN = 0.15
 """A one-word question ("visa?", "fees") fits many entries: answer only a clear winner."""
 MAX_SUGGESTIONS = 3
 MAX_RELATED = 3
+SHORTLIST = 12
+W_SEMANTIC = 0.4
+"""How much semantic similarity counts against lexical matching (chosen on the labelled sets)."""
+WHOLE_MESSAGE_WEIGHT = 0.9
+"""The whole message (backstory included) counts this much against the question sentence alone."""
+KIND_MATCH = 0.06
+KIND_MISMATCH = 0.08
+"""An entry that answers the kind of question asked (cost, when, how to...) gains this; one that
+answers only other kinds loses this. Kinds come from the entry's `kinds:` or its own questions."""
 
 
 class _PhraseSet:
@@ -50,10 +61,16 @@ class FaqService:
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
         self.matcher = Matcher(list(kb.entries.values()), kb.synonyms)
+        self.semantic = SemanticIndex(list(kb.entries.values()))
         self.greeting = _PhraseSet(kb.smalltalk.greeting)
         self.thanks = _PhraseSet(kb.smalltalk.thanks)
         self.chatter = _PhraseSet(kb.smalltalk.chatter)
         self.out_of_scope = _PhraseSet(kb.smalltalk.out_of_scope)
+        self.emergency = _PhraseSet(kb.smalltalk.emergency) if kb.smalltalk.emergency else None
+        self.not_english = kb.smalltalk.not_english or "For now I read English only. Please ask in English."
+        self.social = SocialRemover({"greeting": kb.smalltalk.greeting.phrases, "thanks": kb.smalltalk.thanks.phrases,
+                                     "chatter": kb.smalltalk.chatter.phrases})
+        self._kinds = {e.id: frozenset(e.kinds) or _inferred_kinds(e.questions) for e in kb.entries.values()}
         self._entry_replies: dict[str, Reply] = {}
         buttons = [Button(t.title, f"topic:{t.id}") for t in kb.topics.values() if kb.entries_in(t.id)]
         self._topic_buttons = button_rows(buttons, per_row=2)
@@ -61,26 +78,94 @@ class FaqService:
     def answer(self, question: str, answer_at: float | None = None) -> Outcome:
         """Decide what to say to `question`, with the entry, score and suggestions behind it.
 
+        The message is read first (`reading.py`): politeness and backstory are set
+        aside, several questions are answered one by one, an emergency or a treatment
+        question gets a safety note, and text in another language a note in English.
         `answer_at` raises the confidence needed to answer (a group's auto-answer setting).
         """
-        normalized = normalize(question)
-        stems = self.matcher.stems(normalized, normalized=True)
-        ranked = self.matcher.rank(question, limit=MAX_SUGGESTIONS + 1, q_stems=stems)
-        words = len(stems)
+        reading = read(question, self.social)
+        full = normalize(question)
+        if self.emergency is not None and self.emergency.found_in(full):
+            return Outcome([Reply(self.emergency.reply)], None, None, kind="safety")
+        if reading.not_english:
+            return Outcome([Reply(self.not_english, self._topic_buttons)], None, None, kind="language")
+        if self.out_of_scope.found_in(full):
+            return Outcome([Reply(self.out_of_scope.reply, self._topic_buttons)], None, None, kind="out_of_scope")
+        if reading.only_social:
+            return self._smalltalk(reading.social, full)
+        threshold = max(answer_at or ANSWER_AT, ANSWER_AT)
+        if reading.parts:
+            several = self._several(reading.parts, threshold)
+            if several is not None:
+                return several
+        ranked, words = self._rank(reading)
         top = ranked[0] if ranked else None
         score = top.score if top else None
-        if self.out_of_scope.found_in(normalized):
-            return Outcome([Reply(self.out_of_scope.reply, self._topic_buttons)], None, score, kind="out_of_scope")
-        if top and is_confident(ranked, words, answer_at=max(answer_at or ANSWER_AT, ANSWER_AT)):
-            return Outcome([self.entry_reply(top.entry_id)], top.entry_id, top.score)
-        for talk in (self.thanks, self.greeting, self.chatter):
-            if talk.found_in(normalized):
-                return Outcome([Reply(talk.reply)], None, score, kind="smalltalk")
+        if top and is_confident(ranked, words, answer_at=threshold):
+            return Outcome([self.entry_reply(top.entry_id)], top.entry_id, top.score, entries=[top.entry_id])
+        if reading.social and not reading.parts and _topic_words(self.matcher.stems(reading.text)) <= 1:
+            return self._smalltalk(reading.social, full)  # "congrats to all who passed": nothing to look up
         suggestions = [c for c in ranked if c.score >= SUGGEST_AT][:MAX_SUGGESTIONS]
         if suggestions:
             return Outcome([self._did_you_mean(suggestions)], None, score, [c.entry_id for c in suggestions],
                            kind="unsure")
+        if self.chatter.found_in(full) and words <= 2:
+            return Outcome([Reply(self.chatter.reply)], None, score, kind="smalltalk")
         return Outcome([self.nothing_fits()], None, score, kind="none")
+
+    def _smalltalk(self, social: frozenset[str], normalized: str) -> Outcome:
+        for name, talk in (("thanks", self.thanks), ("greeting", self.greeting), ("chatter", self.chatter)):
+            if name in social or talk.found_in(normalized):
+                return Outcome([Reply(talk.reply)], None, None, kind="smalltalk")
+        return Outcome([Reply(self.greeting.reply)], None, None, kind="smalltalk")
+
+    def _rank(self, reading: Reading) -> tuple[list[Candidate], int]:
+        """Candidates for the main question, the whole message's backstory helping; and its size in words.
+
+        Each entry's score blends lexical matching (1 - W_SEMANTIC) with semantic similarity
+        (W_SEMANTIC), then moves by the kind of question asked.
+        """
+        kind = question_kind(reading.question)
+        q_stems = self.matcher.stems(reading.question)
+        if not q_stems:
+            return [], 0
+        lexical = {c.entry_id: c.score for c in self.matcher.rank(reading.question, limit=SHORTLIST, q_stems=q_stems)}
+        if reading.text != reading.question:
+            for c in self.matcher.rank(reading.text, limit=SHORTLIST):
+                # the whole message dilutes the question: it may confirm, not outvote
+                lexical[c.entry_id] = max(lexical.get(c.entry_id, 0.0), c.score * WHOLE_MESSAGE_WEIGHT)
+        semantic = self.semantic.similarities(reading.question) if self.semantic.available else {}
+        if semantic:
+            pool = set(lexical) | set(sorted(semantic, key=semantic.__getitem__, reverse=True)[:SHORTLIST])
+            blended = {e: (1 - W_SEMANTIC) * lexical.get(e, 0.0) + W_SEMANTIC * semantic.get(e, 0.0) for e in pool}
+        else:
+            blended = lexical
+        ranked = [Candidate(e, round(score + self._kind_bonus(e, kind), 4)) for e, score in blended.items()]
+        ranked.sort(key=lambda c: (-c.score, c.entry_id))
+        return ranked[:MAX_SUGGESTIONS + 1], len(q_stems)
+
+    def _kind_bonus(self, entry_id: str, kind: str | None) -> float:
+        """Entries that answer this kind of question move up; those that answer other kinds move down."""
+        if kind is None:
+            return 0.0
+        kinds = self._kinds.get(entry_id)
+        if not kinds:
+            return 0.0
+        return KIND_MATCH if kind in kinds else -KIND_MISMATCH
+
+    def _several(self, parts: tuple[str, ...], threshold: float) -> Outcome | None:
+        """Several questions in one message: answer each part that has a confident, distinct entry."""
+        answered: list[Candidate] = []
+        for part in parts:
+            ranked, words = self._rank(Reading(part, (), part))
+            if ranked and is_confident(ranked, words, answer_at=threshold) and \
+                    ranked[0].entry_id not in {c.entry_id for c in answered}:
+                answered.append(ranked[0])
+        if len(answered) < 2:
+            return None
+        ids = [c.entry_id for c in answered]
+        replies = [self.entry_reply(entry_id) for entry_id in ids]
+        return Outcome(replies, ids[0], min(c.score for c in answered), entries=ids)
 
     def short_reply(self, entry_id: str) -> Reply:
         """A group-friendly answer: the title and first paragraph, with the details offered privately."""
@@ -143,6 +228,28 @@ def is_confident(ranked: list[Candidate], words: int, answer_at: float = ANSWER_
     if words <= 1:
         return gap >= one_word_margin
     return gap >= margin or ranked[0].score >= SURE_AT
+
+
+_QUESTION_WORDS = frozenset({"what", "how", "when", "where", "which", "who", "whi", "whom", "whose"})
+
+
+def _topic_words(stems: list[str]) -> int:
+    """How many stems carry a topic (question words do not)."""
+    return sum(s not in _QUESTION_WORDS for s in stems)
+
+
+def _inferred_kinds(questions: list[str]) -> frozenset[str]:
+    """The kinds of question an entry's own questions ask, when the entry does not declare `kinds:`.
+
+    Only a kind asked by at least half of the questions counts: an entry is not a "cost"
+    entry because one phrasing mentions a fee.
+    """
+    counts: dict[str, int] = {}
+    for question in questions:
+        kind = question_kind(question)
+        if kind:
+            counts[kind] = counts.get(kind, 0) + 1
+    return frozenset(k for k, n in counts.items() if n * 2 >= len(questions))
 
 
 def _render_source(source: Link | str) -> str:
