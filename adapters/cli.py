@@ -62,13 +62,20 @@ def _parser() -> argparse.ArgumentParser:
     check = kb_sub.add_parser("check", help="validate every knowledge file",
                               description="Validate knowledge/ and report each problem with file and "
                                           "line. Exit status 1 on errors (warnings do not fail).")
-    check.add_argument("--dir", type=Path, help="knowledge directory (default: IMG_ADVISOR_KB or the bundled one)")
+    check.add_argument("--dir", type=Path, help="knowledge directory (default: IMG_ADVISOR_KB, else the checkout's "
+                                                "knowledge/ when run inside one, else the installed one)")
+    due = kb_sub.add_parser("due", help="what needs review next, soonest first",
+                            description="List entries (a year after their review, or their valid_until) and "
+                                        "estimated deadlines, soonest first.")
+    due.add_argument("--dir", type=Path, help="knowledge directory (as for check)")
+    due.add_argument("--limit", type=int, default=20, help="show at most this many (default 20)")
 
     report = sub.add_parser("report", help="what to improve next: unanswered questions, disliked answers",
                             description="Reports from the database (IMG_ADVISOR_DB) for maintainers.")
-    report.add_argument("which", choices=("misses", "feedback"),
+    report.add_argument("which", choices=("misses", "feedback", "html"),
                         help="misses: unanswered questions clustered by similarity; feedback: entries by 👎 rate")
     report.add_argument("--csv", type=Path, metavar="FILE", help="write CSV to FILE instead of a table")
+    report.add_argument("dir", nargs="?", type=Path, help="html: the directory to write index.html and its charts into")
 
     sub.add_parser("stats", help="users, chats, questions answered, reminders pending (JSON)",
                    description="Usage numbers from the database, as JSON.")
@@ -101,6 +108,10 @@ def _settings() -> Settings:
 
 
 def _advisor(settings: Settings, store: Database | None = None, owners: frozenset[str] = frozenset()) -> Advisor:
+    from bot.config import bundled_knowledge_dir
+
+    if settings.knowledge_dir.resolve() != bundled_knowledge_dir().resolve():
+        print(f"img-advisor: knowledge base: {settings.knowledge_dir} (not the installed copy)", file=sys.stderr)
     try:
         kb = load_knowledge(settings.knowledge_dir)
     except KnowledgeError as exc:
@@ -117,8 +128,9 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         outcome = advisor.ask(question)
         text = "\n\n".join(to_plain(r.text) for r in outcome.replies)
         if args.json:
-            print(json.dumps({"text": text, "entry": outcome.entry, "score": outcome.score,
-                              "suggestions": outcome.suggestions}, ensure_ascii=False), flush=True)
+            print(json.dumps({"text": text, "entry": outcome.entry, "entries": outcome.entries, "kind": outcome.kind,
+                              "score": outcome.score, "suggestions": outcome.suggestions}, ensure_ascii=False),
+                  flush=True)
         else:
             buttons = [b.label for r in outcome.replies for row in r.buttons for b in row]
             print(text + "".join(f"\n[{i}] {label}" for i, label in enumerate(buttons, 1)))
@@ -127,6 +139,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 def _cmd_kb_check(args: argparse.Namespace) -> int:
     directory = args.dir or _settings().knowledge_dir
+    if args.kb_command == "due":
+        return _cmd_kb_due(directory, args.limit)
     kb, problems = check_knowledge(directory)
     for problem in problems:
         print(problem)
@@ -138,6 +152,25 @@ def _cmd_kb_check(args: argparse.Namespace) -> int:
     print(f"{directory}: OK: {len(kb.entries)} entries in {len(kb.topics)} topics, "
           f"{len(kb.synonyms)} synonyms, {len(kb.quizzes)} quizzes, {len(kb.deadlines)} deadlines; "
           f"{warnings} warning(s)")
+    return 0
+
+
+def _cmd_kb_due(directory: Path, limit: int) -> int:
+    import datetime as dt
+
+    from bot.knowledge.currency import review_due
+
+    kb, problems = check_knowledge(directory)
+    if kb is None:
+        for problem in problems:
+            print(problem)
+        return 1
+    today = dt.date.today()
+    items = review_due(kb.entries, kb.deadlines, today)
+    print(f"{directory}: {len(items)} item(s) with a review date; the soonest {min(limit, len(items))}:")
+    for item in items[:limit]:
+        late = " (overdue)" if item.when < today else ""
+        print(f"{item.when}{late}  {item.what} {item.id}: {item.reason}")
     return 0
 
 
@@ -171,6 +204,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from bot.answers.store import AnswerStore
 
     settings = _settings()
+    if args.which == "html":
+        return _report_html(settings, args.dir)
     if not settings.db_path.exists():
         raise SystemExit(f"img-advisor: no database at {settings.db_path} (set IMG_ADVISOR_DB)")
     with closing(Database.open(settings.db_path)) as store:
@@ -196,6 +231,35 @@ def _stats(database: Database) -> dict[str, object]:
 
     stores = (UsageStore(database), ReminderStore(database), QuizStore(database), AnswerStore(database))
     return {key: value for store in stores for key, value in store.stats().items()}
+
+
+def _report_html(settings: Settings, directory: Path | None) -> int:
+    """The curator's page: misses, 👎 rates, review dates, the timeline and the calibration chart."""
+    from bot.answers.curator_page import PageData, write_page
+    from bot.answers.evaluation import grade, load_labels, load_questions
+    from bot.answers.reports import cluster_misses
+    from bot.answers.store import AnswerStore
+    from bot.config import checkout_knowledge_dir
+
+    if directory is None:
+        raise SystemExit("img-advisor: report html needs a directory: img-advisor report html DIR")
+    advisor = _advisor(settings, Database.in_memory())
+    clusters, feedback = [], []
+    if settings.db_path.exists():
+        with closing(Database.open(settings.db_path)) as store:
+            answers = AnswerStore(store)
+            clusters, feedback = cluster_misses(answers, advisor.faq), answers.feedback_by_entry()
+    graded, name = None, ""
+    checkout = checkout_knowledge_dir()
+    if checkout is not None:
+        for labels in sorted((checkout.parent / "tests" / "eval").glob("*_labels.yaml")):
+            questions = labels.with_name(labels.name.replace("_labels", ""))
+            if questions.exists():
+                graded = (graded or []) + grade(advisor, load_questions(questions), load_labels(labels))
+                name = f"{name} + {questions.name}" if name else questions.name
+    page = write_page(directory, advisor.faq, PageData(clusters, feedback, graded, name))
+    print(f"wrote {page}")
+    return 0
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:

@@ -61,7 +61,8 @@ def test_batch_mode_answers_one_json_line_per_question(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["entry"] for r in lines] == ["observership-cost", None, "step1-pass-fail", None]
-    assert set(lines[0]) == {"text", "entry", "score", "suggestions"}
+    assert set(lines[0]) == {"text", "entry", "entries", "kind", "score", "suggestions"}
+    assert lines[0]["entries"] == ["observership-cost"]
 
 
 def test_chat_reads_lines_and_presses_numbered_buttons(tmp_path: Path) -> None:

@@ -8,9 +8,12 @@ chat) a polite decline. Nothing here knows about any platform.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from bot.answers.confidence import ConfidenceModel, Signals, load_model
 from bot.answers.matching import Candidate, Matcher
 from bot.answers.normalize import normalize
 from bot.answers.reading import Reading, SocialRemover, question_kind, read
@@ -19,18 +22,10 @@ from bot.events import Button, Outcome, Reply, button_rows
 from bot.knowledge import KnowledgeBase, Link, SmallTalkKind
 from bot.markup import bold, escape, link
 
-ANSWER_AT = 0.42
-"""A top score at or above this is answered directly (chosen with `img-advisor eval`)."""
-SUGGEST_AT = 0.30
-"""Entries scoring at or above this (but no answer) are offered as "did you mean"."""
-MARGIN = 0.02
-"""A top score this close to the runner-up is ambiguous: offer both instead of guessing."""
-SURE_AT = 0.70
-"""A question of several words scoring this high is answered even when a runner-up is close."""
-ONE_WORD_MARGIN = 0.15
-"""A one-word question ("visa?", "fees") fits many entries: answer only a clear winner."""
 MAX_SUGGESTIONS = 3
 MAX_RELATED = 3
+SUGGEST_WITHIN = 0.25
+""""Did you mean" offers the entries scoring within this of the best one."""
 SHORTLIST = 12
 W_SEMANTIC = 0.4
 """How much semantic similarity counts against lexical matching (chosen on the labelled sets)."""
@@ -55,11 +50,25 @@ class _PhraseSet:
         return bool(self._pattern.search(normalized))
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """The best candidates for a question, its size in words, and the signals of the best one."""
+
+    candidates: list[Candidate]
+    words: int
+    signals: Signals | None
+
+    @property
+    def top(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
 class FaqService:
     """Turns questions into replies using one loaded knowledge base."""
 
-    def __init__(self, kb: KnowledgeBase):
+    def __init__(self, kb: KnowledgeBase, model: ConfidenceModel | None = None):
         self.kb = kb
+        self.model = model or load_model()
         self.matcher = Matcher(list(kb.entries.values()), kb.synonyms)
         self.semantic = SemanticIndex(list(kb.entries.values()))
         self.greeting = _PhraseSet(kb.smalltalk.greeting)
@@ -71,7 +80,7 @@ class FaqService:
         self.social = SocialRemover({"greeting": kb.smalltalk.greeting.phrases, "thanks": kb.smalltalk.thanks.phrases,
                                      "chatter": kb.smalltalk.chatter.phrases})
         self._kinds = {e.id: frozenset(e.kinds) or _inferred_kinds(e.questions) for e in kb.entries.values()}
-        self._entry_replies: dict[str, Reply] = {}
+        self._entry_replies: dict[tuple[str, dt.date], Reply] = {}
         buttons = [Button(t.title, f"topic:{t.id}") for t in kb.topics.values() if kb.entries_in(t.id)]
         self._topic_buttons = button_rows(buttons, per_row=2)
 
@@ -93,25 +102,26 @@ class FaqService:
             return Outcome([Reply(self.out_of_scope.reply, self._topic_buttons)], None, None, kind="out_of_scope")
         if reading.only_social:
             return self._smalltalk(reading.social, full)
-        threshold = max(answer_at or ANSWER_AT, ANSWER_AT)
+        threshold = max(answer_at or 0.0, self.model.answer_at)
         if reading.parts:
             several = self._several(reading.parts, threshold)
             if several is not None:
                 return several
-        ranked, words = self._rank(reading)
-        top = ranked[0] if ranked else None
-        score = top.score if top else None
-        if top and is_confident(ranked, words, answer_at=threshold):
-            return Outcome([self.entry_reply(top.entry_id)], top.entry_id, top.score, entries=[top.entry_id])
+        ranking = self.rank(reading)
+        ranked, top = ranking.candidates, ranking.top
+        confidence = self.model.confidence(ranking.signals) if top else None
+        if top and confidence is not None and confidence >= threshold:
+            return Outcome([self.entry_reply(top.entry_id)], top.entry_id, round(confidence, 4),
+                           entries=[top.entry_id])
         if reading.social and not reading.parts and _topic_words(self.matcher.stems(reading.text)) <= 1:
             return self._smalltalk(reading.social, full)  # "congrats to all who passed": nothing to look up
-        suggestions = [c for c in ranked if c.score >= SUGGEST_AT][:MAX_SUGGESTIONS]
-        if suggestions:
-            return Outcome([self._did_you_mean(suggestions)], None, score, [c.entry_id for c in suggestions],
-                           kind="unsure")
-        if self.chatter.found_in(full) and words <= 2:
-            return Outcome([Reply(self.chatter.reply)], None, score, kind="smalltalk")
-        return Outcome([self.nothing_fits()], None, score, kind="none")
+        if top and confidence is not None and confidence >= self.model.suggest_at:
+            suggestions = [c for c in ranked if c.score >= top.score - SUGGEST_WITHIN][:MAX_SUGGESTIONS]
+            return Outcome([self._did_you_mean(suggestions)], None, round(confidence, 4),
+                           [c.entry_id for c in suggestions], kind="unsure")
+        if self.chatter.found_in(full) and ranking.words <= 2:
+            return Outcome([Reply(self.chatter.reply)], None, confidence, kind="smalltalk")
+        return Outcome([self.nothing_fits()], None, confidence, kind="none")
 
     def _smalltalk(self, social: frozenset[str], normalized: str) -> Outcome:
         for name, talk in (("thanks", self.thanks), ("greeting", self.greeting), ("chatter", self.chatter)):
@@ -119,8 +129,8 @@ class FaqService:
                 return Outcome([Reply(talk.reply)], None, None, kind="smalltalk")
         return Outcome([Reply(self.greeting.reply)], None, None, kind="smalltalk")
 
-    def _rank(self, reading: Reading) -> tuple[list[Candidate], int]:
-        """Candidates for the main question, the whole message's backstory helping; and its size in words.
+    def rank(self, reading: Reading, part: bool = False) -> Ranking:
+        """Candidates for the main question, the whole message's backstory helping, with their signals.
 
         Each entry's score blends lexical matching (1 - W_SEMANTIC) with semantic similarity
         (W_SEMANTIC), then moves by the kind of question asked.
@@ -128,21 +138,29 @@ class FaqService:
         kind = question_kind(reading.question)
         q_stems = self.matcher.stems(reading.question)
         if not q_stems:
-            return [], 0
+            return Ranking([], 0, None)
         lexical = {c.entry_id: c.score for c in self.matcher.rank(reading.question, limit=SHORTLIST, q_stems=q_stems)}
         if reading.text != reading.question:
             for c in self.matcher.rank(reading.text, limit=SHORTLIST):
                 # the whole message dilutes the question: it may confirm, not outvote
                 lexical[c.entry_id] = max(lexical.get(c.entry_id, 0.0), c.score * WHOLE_MESSAGE_WEIGHT)
-        semantic = self.semantic.similarities(reading.question) if self.semantic.available else {}
+        semantic = self.semantic.similarities(reading.question, set(lexical), SHORTLIST)
         if semantic:
-            pool = set(lexical) | set(sorted(semantic, key=semantic.__getitem__, reverse=True)[:SHORTLIST])
-            blended = {e: (1 - W_SEMANTIC) * lexical.get(e, 0.0) + W_SEMANTIC * semantic.get(e, 0.0) for e in pool}
+            blended = {e: (1 - W_SEMANTIC) * lexical.get(e, 0.0) + W_SEMANTIC * sim for e, sim in semantic.items()}
         else:
             blended = lexical
         ranked = [Candidate(e, round(score + self._kind_bonus(e, kind), 4)) for e, score in blended.items()]
         ranked.sort(key=lambda c: (-c.score, c.entry_id))
-        return ranked[:MAX_SUGGESTIONS + 1], len(q_stems)
+        ranked = ranked[:MAX_SUGGESTIONS + 1]
+        if not ranked:
+            return Ranking([], len(q_stems), None)
+        top = ranked[0]
+        bonus = self._kind_bonus(top.entry_id, kind)
+        signals = Signals(score=top.score, gap=top.score - (ranked[1].score if len(ranked) > 1 else 0.0),
+                          lexical=lexical.get(top.entry_id, 0.0), semantic=semantic.get(top.entry_id, 0.0),
+                          kind_match=bonus > 0, kind_mismatch=bonus < 0,
+                          one_word=_topic_words(q_stems) <= 1, parts=part)
+        return Ranking(ranked, len(q_stems), signals)
 
     def _kind_bonus(self, entry_id: str, kind: str | None) -> float:
         """Entries that answer this kind of question move up; those that answer other kinds move down."""
@@ -155,17 +173,19 @@ class FaqService:
 
     def _several(self, parts: tuple[str, ...], threshold: float) -> Outcome | None:
         """Several questions in one message: answer each part that has a confident, distinct entry."""
-        answered: list[Candidate] = []
+        answered: list[tuple[str, float]] = []
         for part in parts:
-            ranked, words = self._rank(Reading(part, (), part))
-            if ranked and is_confident(ranked, words, answer_at=threshold) and \
-                    ranked[0].entry_id not in {c.entry_id for c in answered}:
-                answered.append(ranked[0])
+            ranking = self.rank(Reading(part, (), part), part=True)
+            if ranking.top is None or ranking.top.entry_id in {e for e, _ in answered}:
+                continue
+            confidence = self.model.confidence(ranking.signals)
+            if confidence >= threshold:
+                answered.append((ranking.top.entry_id, confidence))
         if len(answered) < 2:
             return None
-        ids = [c.entry_id for c in answered]
+        ids = [e for e, _ in answered]
         replies = [self.entry_reply(entry_id) for entry_id in ids]
-        return Outcome(replies, ids[0], min(c.score for c in answered), entries=ids)
+        return Outcome(replies, ids[0], round(min(c for _, c in answered), 4), entries=ids)
 
     def short_reply(self, entry_id: str) -> Reply:
         """A group-friendly answer: the title and first paragraph, with the details offered privately."""
@@ -175,19 +195,23 @@ class FaqService:
                      button_rows([Button("Details in private", f"faqp:{entry_id}")]))
 
     def entry_reply(self, entry_id: str) -> Reply:
-        """The full answer of one entry: title, answer, sources, review date, related buttons."""
-        reply = self._entry_replies.get(entry_id)
+        """The full answer of one entry: title, answer, sources, review date and cycle, related buttons."""
+        key = (entry_id, dt.date.today())  # a figure's validity can end overnight
+        reply = self._entry_replies.get(key)
         if reply is None:
-            reply = self._entry_replies[entry_id] = self._render_entry(entry_id)
+            reply = self._entry_replies[key] = self._render_entry(entry_id)
         return reply
 
     def _render_entry(self, entry_id: str) -> Reply:
         entry = self.kb.entries[entry_id]
         sources = " · ".join(_render_source(s) for s in entry.sources)
-        text = (
-            f"{bold(entry.title)}\n\n{entry.answer.strip()}\n\n"
-            f"Sources: {sources}\nReviewed: {entry.reviewed.strftime('%B %Y')}"
-        )
+        stamp = f"Reviewed: {entry.reviewed.strftime('%B %Y')}"
+        if entry.cycle:
+            stamp += f" · for the {escape(entry.cycle)}"
+        if entry.valid_until is not None and entry.valid_until < dt.date.today():
+            stamp += (f"\n⚠️ These figures were for the period until {entry.valid_until.strftime('%d %B %Y')} "
+                      "and may be out of date: check the official source.")
+        text = f"{bold(entry.title)}\n\n{entry.answer.strip()}\n\nSources: {sources}\n{stamp}"
         related = [self.kb.entries[r] for r in entry.related if r in self.kb.entries][:MAX_RELATED]
         buttons = [Button(f"More: {e.title}", f"faq:{e.id}") for e in related]
         return Reply(text, button_rows(buttons))
@@ -217,17 +241,6 @@ class FaqService:
         buttons = [Button(e.title, f"faq:{e.id}") for e in self.kb.entries_in(topic_id)]
         buttons.append(Button("« All topics", "topics"))
         return Reply(f"{bold(topic.title)}\n{escape(topic.description)}", button_rows(buttons))
-
-
-def is_confident(ranked: list[Candidate], words: int, answer_at: float = ANSWER_AT,
-                 margin: float = MARGIN, one_word_margin: float = ONE_WORD_MARGIN) -> bool:
-    """Whether the best candidate is good enough, and far enough ahead, to answer directly."""
-    if not ranked or ranked[0].score < answer_at:
-        return False
-    gap = ranked[0].score - ranked[1].score if len(ranked) > 1 else 1.0
-    if words <= 1:
-        return gap >= one_word_margin
-    return gap >= margin or ranked[0].score >= SURE_AT
 
 
 _QUESTION_WORDS = frozenset({"what", "how", "when", "where", "which", "who", "whi", "whom", "whose"})

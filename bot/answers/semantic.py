@@ -46,22 +46,25 @@ class SemanticIndex:
         self.entry_ids = [e.id for e in entries]
         if not self.available:
             return
-        texts, owners = [], []
-        for index, entry in enumerate(entries):
-            for text in (*entry.questions, entry.title):
-                texts.append(text)
-                owners.append(index)
-        self._owners = np.array(owners, dtype=np.int64)
-        self._vectors = model.embed(texts, norm=True) if texts else np.zeros((0, 256), dtype=np.float32)
+        texts, starts = [], []
+        for entry in entries:
+            starts.append(len(texts))  # phrasings of one entry are contiguous: reduceat takes each block's best
+            texts.extend((*entry.questions, entry.title))
+        self._starts = np.array(starts, dtype=np.int64)
+        self._vectors = np.ascontiguousarray(model.embed(texts, norm=True), dtype=np.float32) if texts \
+            else np.zeros((0, 256), dtype=np.float32)
+        self._position = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         self._model = model
 
-    def similarities(self, text: str) -> dict[str, float]:
-        """Entry id -> best similarity (0..1, negatives as 0) of `text` to the entry's phrasings."""
-        if not self.available or not text.strip():
+    def similarities(self, text: str, among: set[str], best: int) -> dict[str, float]:
+        """Entry id -> best similarity (0..1, negatives as 0) of `text` to the entry's phrasings,
+        for the `best` most similar entries and for every entry in `among`."""
+        if not self.available or not text.strip() or not self.entry_ids:
             return {}
         np = self._np
-        vector = self._model.embed([text], norm=True)[0]
-        sims = self._vectors @ vector
-        best = np.zeros(len(self.entry_ids), dtype=np.float32)
-        np.maximum.at(best, self._owners, sims)
-        return {self.entry_ids[i]: float(best[i]) for i in np.flatnonzero(best > 0)}
+        vector = self._model.embed([text], norm=True)[0].astype(np.float32)  # float64 would copy the matrix
+        per_entry = np.maximum.reduceat(self._vectors @ vector, self._starts)
+        count = min(best, len(per_entry))
+        chosen = set(np.argpartition(-per_entry, count - 1)[:count].tolist()) if count else set()
+        chosen.update(self._position[e] for e in among if e in self._position)
+        return {self.entry_ids[i]: max(float(per_entry[i]), 0.0) for i in chosen}

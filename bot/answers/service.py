@@ -12,6 +12,7 @@ import datetime as dt
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.answers.faq import FaqService
 from bot.answers.store import AnswerStore
@@ -49,6 +50,8 @@ class AnswerService:
                                        if outcome.suggestions else None, outcome.score, now.timestamp())
             return outcome.replies
         self.usage.count(event.platform, "questions answered", now.timestamp())
+        if len(outcome.entries) > 1:
+            return self._several(event, outcome, question)
         if group:
             last = self.groups.last_answered(event.platform, event.chat_id, outcome.entry)
             if last is not None and now.timestamp() - last < self.cooldown.total_seconds():
@@ -57,6 +60,15 @@ class AnswerService:
             self.groups.mark_answered(event.platform, event.chat_id, outcome.entry, now.timestamp())
         base = self.faq.short_reply(outcome.entry) if group and settings.reply_style == "short" else outcome.replies[0]
         return [self._decorate(base, outcome, event, question)]
+
+    def _several(self, event: Incoming, outcome: Outcome, question: str) -> list[Reply]:
+        """Several questions in one message: in private each answer in turn; in a group one short menu."""
+        if event.is_private:
+            return [self._decorate(reply, replace(outcome, entry=entry_id), event, question)
+                    for reply, entry_id in zip(outcome.replies, outcome.entries)]
+        titles = [self.faq.kb.entries[e].title for e in outcome.entries]
+        buttons = tuple((Button(title, f"faq:{entry_id}"),) for title, entry_id in zip(titles, outcome.entries))
+        return [Reply(f"You asked {len(titles)} things. Tap each one for its answer:", buttons)]
 
     def _decorate(self, reply: Reply, outcome: Outcome, event: Incoming, question: str) -> Reply:
         token = secrets.token_urlsafe(6)

@@ -24,7 +24,7 @@ MAX_PER_GROUP = 200
 MAX_TEXT = 500
 SNOOZES = ((60, "1 hour"), (1440, "1 day"))
 DEADLINE_LEADS = ((1, "1 day before"), (7, "1 week before"), (30, "1 month before"))
-MAX_DEADLINES_SHOWN = 6
+MAX_DEADLINES_SHOWN = 15
 
 Now = Callable[[], dt.datetime]
 
@@ -206,8 +206,9 @@ class ReminderService:
         lines, buttons = [bold("Upcoming Match dates")], []
         for deadline in upcoming[:MAX_DEADLINES_SHOWN]:
             when = escape(deadline.approximate) if deadline.approximate else escape(format_local(deadline.due, zone))
+            status = "" if deadline.confirmed else " (estimated from past years' pattern; not yet confirmed)"
             note = f" {escape(deadline.note)}" if deadline.note else ""
-            lines.append(f"• {when}: {escape(deadline.title)} ({escape(deadline.cycle)}; "
+            lines.append(f"• {when}: {escape(deadline.title)}{status} ({escape(deadline.cycle)}; "
                          f"{link(deadline.source.title, deadline.source.url)}).{note}")
             buttons.append(Button(f"⏰ {_short(deadline.title, 40)}", f"dl:{deadline.id}"))
         lines.append("Dates change every year: check the official page. Tap one to be reminded before it.")
@@ -234,7 +235,8 @@ class ReminderService:
             return [Reply(f"You already have {MAX_PER_USER} active reminders. Cancel some with /reminders first.",
                           private=not event.is_private)]
         on = deadline.approximate or format_local(deadline.due, zone)
-        text = f"{deadline.title} ({deadline.cycle}) is {on}. Check the exact date: {deadline.source.url}"
+        estimated = "" if deadline.confirmed else " (an estimate from past years; not yet confirmed)"
+        text = f"{deadline.title} ({deadline.cycle}) is {on}{estimated}. Check the exact date: {deadline.source.url}"
         self.store.add_reminder(platform=event.platform, owner_id=event.user_id, origin_chat_id=event.chat_id,
                                 chat_id=event.user_id, dm=True, text=text, tz=zone, due_at=due.timestamp())
         self.notify_changed()
