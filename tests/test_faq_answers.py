@@ -33,7 +33,7 @@ def test_real_phrasing_finds_the_right_entry(advisor: Advisor, question: str, en
 
 def test_every_answer_shows_sources_review_date_and_related_buttons(advisor: Advisor) -> None:
     reply = advisor.ask("how much does an observership cost").replies[0]
-    assert "Sources: " in reply.text and "Reviewed: November 2026" in reply.text
+    assert "Sources: " in reply.text and "Reviewed: December 2026" in reply.text
     labels = [b.label for row in reply.buttons for b in row]
     assert labels and all(label.startswith("More: ") for label in labels)
 
