@@ -17,7 +17,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-FEATURES = ("score", "gap", "lexical", "semantic", "kind_match", "kind_mismatch", "one_word", "parts")
+FEATURES = ("score", "gap", "lexical", "semantic", "lexical_agrees", "semantic_agrees", "kind_match",
+            "kind_mismatch", "one_word", "parts")
 """The signals, in the order of the model's weights."""
 
 MODEL_FILE = Path(__file__).with_name("confidence.json")
@@ -31,6 +32,8 @@ class Signals:
     gap: float  # its lead over the runner-up
     lexical: float  # its lexical score alone
     semantic: float  # its semantic similarity alone
+    lexical_agrees: bool  # it is also the best entry by lexical matching alone
+    semantic_agrees: bool  # it is also the best entry by semantic similarity alone
     kind_match: bool  # the entry answers the kind of question asked
     kind_mismatch: bool  # the entry answers only other kinds
     one_word: bool  # the question has at most one topic word
@@ -59,7 +62,7 @@ class ConfidenceModel:
                            "answer_at": self.answer_at, "suggest_at": self.suggest_at}, indent=2) + "\n"
 
 
-DEFAULT = ConfidenceModel(weights=(6.0, 4.0, 0.0, 0.0, 0.5, -0.5, -1.0, 0.0), bias=-3.5, answer_at=0.6,
+DEFAULT = ConfidenceModel(weights=(6.0, 4.0, 0.0, 0.0, 0.5, 0.5, 0.5, -0.5, -1.0, 0.0), bias=-4.0, answer_at=0.6,
                           suggest_at=0.3)
 """Used only when confidence.json is missing: roughly the old fixed thresholds."""
 

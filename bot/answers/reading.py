@@ -44,6 +44,9 @@ _ASKING = re.compile(r"\?|\b(?:pls tell|please tell|plz tell|any idea|any advice
                      r"help me|guide me|i want to know|need to know|wondering|confused about|not sure (?:if|whether|"
                      r"about|how|when|what))\b", re.IGNORECASE)
 
+_INTRODUCTION = re.compile(r"^(?:i am|i m|im|my name is|myself|this is|me)\b[^?]*$", re.IGNORECASE)
+"""'I am Dr. Amina from Nigeria': who is asking, not what."""
+
 KIND_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("comparison", re.compile(r"\b(?:vs|versus|difference|differences|compare|compared|better than|which one|"
                               r"which is better)\b")),
@@ -126,6 +129,11 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip(" .,!?;-")]
 
 
+def _is_introduction(sentence: str) -> bool:
+    """A short sentence saying who the asker is, with nothing asked."""
+    return len(sentence.split()) <= 8 and bool(_INTRODUCTION.match(sentence.strip())) and not is_question(sentence)
+
+
 def is_question(sentence: str) -> bool:
     """Whether a sentence asks something (a question mark, a question word, "pls tell")."""
     stripped = sentence.strip()
@@ -144,6 +152,8 @@ def read(text: str, remove_social: "SocialRemover") -> Reading:
         social |= found
         if rest.strip(" ,.!?-–—:;'\"()"):
             kept_sentences.append(rest.strip(" ,"))
+    if kept_sentences and all(_is_introduction(s) for s in kept_sentences):
+        return Reading("", (), "", frozenset(social | {"greeting"}))  # "hi im from nigeria": a hello, not a question
     body = " ".join(kept_sentences)
     questions = [s for s in kept_sentences if is_question(s)]
     main = questions[-1] if questions else body

@@ -39,6 +39,10 @@ class SemanticIndex:
 
     def __init__(self, entries: list[Entry]):
         import numpy as np
+        from threadpoolctl import threadpool_limits
+
+        # one question is one small matrix-vector product: BLAS threads only add contention (p99 x5 measured)
+        threadpool_limits(limits=1, user_api="blas")
 
         self._np = np
         model = _model()

@@ -206,7 +206,8 @@ class ReminderService:
         lines, buttons = [bold("Upcoming Match dates")], []
         for deadline in upcoming[:MAX_DEADLINES_SHOWN]:
             when = escape(deadline.approximate) if deadline.approximate else escape(format_local(deadline.due, zone))
-            status = "" if deadline.confirmed else " (estimated from past years' pattern; not yet confirmed)"
+            said = f"{deadline.title} {deadline.approximate or ''}".lower()
+            status = "" if deadline.confirmed or "estimat" in said else " (estimated, not yet confirmed)"
             note = f" {escape(deadline.note)}" if deadline.note else ""
             lines.append(f"• {when}: {escape(deadline.title)}{status} ({escape(deadline.cycle)}; "
                          f"{link(deadline.source.title, deadline.source.url)}).{note}")
