@@ -15,9 +15,9 @@ import pytest
 from bot.advisor import Advisor
 from bot.config import bundled_knowledge_dir, checkout_knowledge_dir
 from bot.database import Database
+from bot.events import Incoming
 from bot.knowledge import KnowledgeBase, check_knowledge, load_knowledge
 from bot.knowledge.currency import review_due
-from bot.events import Incoming
 from bot.markup import to_plain
 from tests.fakes import TEST_LIMITS, FakeClock
 

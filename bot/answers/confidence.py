@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FEATURES = ("score", "gap", "lexical", "semantic", "lexical_agrees", "semantic_agrees", "kind_match",
-            "kind_mismatch", "one_word", "parts")
+            "kind_mismatch", "one_word")
 """The signals, in the order of the model's weights."""
 
 MODEL_FILE = Path(__file__).with_name("confidence.json")
@@ -37,7 +37,7 @@ class Signals:
     kind_match: bool  # the entry answers the kind of question asked
     kind_mismatch: bool  # the entry answers only other kinds
     one_word: bool  # the question has at most one topic word
-    parts: bool  # one question of several in the message
+    parts: bool  # one question of several in the message (kept for diagnosis; fitting it lowered both sets)
 
     def vector(self) -> list[float]:
         return [float(getattr(self, name)) for name in FEATURES]
@@ -62,7 +62,7 @@ class ConfidenceModel:
                            "answer_at": self.answer_at, "suggest_at": self.suggest_at}, indent=2) + "\n"
 
 
-DEFAULT = ConfidenceModel(weights=(6.0, 4.0, 0.0, 0.0, 0.5, 0.5, 0.5, -0.5, -1.0, 0.0), bias=-4.0, answer_at=0.6,
+DEFAULT = ConfidenceModel(weights=(6.0, 4.0, 0.0, 0.0, 0.5, 0.5, 0.5, -0.5, -1.0), bias=-4.0, answer_at=0.6,
                           suggest_at=0.3)
 """Used only when confidence.json is missing: roughly the old fixed thresholds."""
 

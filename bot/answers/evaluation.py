@@ -187,7 +187,8 @@ def grade(advisor: Advisor, questions: list[Question], labels: dict[int, Label])
 def _row(name: str, rows: list[Graded]) -> str:
     n = len(rows) or 1
     counts = [sum(g.verdict == v for g in rows) for v in VERDICTS]
-    return f"| {name} | {len(rows)} | " + " | ".join(f"{c / n:.0%} ({c})" for c in counts) + " |"
+    offered = sum(bool(g.verdict == "declined" and g.suggestions and g.suggestions[0] in g.label.entries) for g in rows)
+    return f"| {name} | {len(rows)} | " + " | ".join(f"{c / n:.0%} ({c})" for c in counts) + f" | {offered} |"
 
 
 def graded_table(graded: list[Graded]) -> str:
@@ -195,7 +196,8 @@ def graded_table(graded: list[Graded]) -> str:
     inside = [g for g in graded if not g.label.out_of_scope]
     answerable = [g for g in inside if g.answerable]
     plain = [g for g in inside if not g.label.tags]
-    lines = ["| items | n | right | partial | wrong | declined |", "|---|---|---|---|---|---|",
+    lines = ["| items | n | right | partial | wrong | declined | of which the right entry was offered first |",
+             "|---|---|---|---|---|---|---|",
              _row("answerable (the knowledge base holds the answer)", answerable),
              _row("all in-scope", inside),
              _row("off-topic (right = not answered with an entry)", [g for g in graded if g.label.out_of_scope])]

@@ -74,7 +74,8 @@ class FaqService:
         self.kb = kb
         self.model = model or load_model()
         self.matcher = Matcher(list(kb.entries.values()), kb.synonyms)
-        self.semantic = SemanticIndex(list(kb.entries.values()))
+        self.semantic = SemanticIndex(list(kb.entries.values()),
+                                      prepare=lambda text: self.matcher.expander.expand(normalize(text)))
         self.greeting = _PhraseSet(kb.smalltalk.greeting)
         self.thanks = _PhraseSet(kb.smalltalk.thanks)
         self.chatter = _PhraseSet(kb.smalltalk.chatter)
@@ -108,7 +109,7 @@ class FaqService:
             return self._smalltalk(reading.social, full)
         threshold = max(answer_at or 0.0, self.model.answer_at)
         if reading.parts:
-            several = self._several(reading.parts, threshold)
+            several = self._several(reading, threshold)
             if several is not None:
                 return several
         ranking = self.rank(reading)
@@ -121,7 +122,8 @@ class FaqService:
                            entries=[top.entry_id])
         if reading.social and not reading.parts and _topic_words(self.matcher.stems(reading.text)) <= 1:
             return self._smalltalk(reading.social, full)  # "congrats to all who passed": nothing to look up
-        if top and confidence is not None and confidence >= self.model.suggest_at:
+        one_word = ranking.signals is not None and ranking.signals.one_word
+        if top and confidence is not None and (confidence >= self.model.suggest_at or one_word):
             suggestions = [c for c in ranked if c.score >= top.score - SUGGEST_WITHIN][:MAX_SUGGESTIONS]
             return Outcome([self._did_you_mean(suggestions)], None, round(confidence, 4),
                            [c.entry_id for c in suggestions], kind="unsure")
@@ -179,20 +181,30 @@ class FaqService:
             return 0.0
         return KIND_MATCH if kind in kinds else -KIND_MISMATCH
 
-    def _several(self, parts: tuple[str, ...], threshold: float) -> Outcome | None:
-        """Several questions in one message: answer each part that has a confident, distinct entry."""
+    def _several(self, reading: Reading, threshold: float) -> Outcome | None:
+        """Several questions in one message: answer each part that has a confident, distinct entry.
+
+        Each part is read with the whole message as its context ("oet fee here? and where is the
+        test centre?"). With one confident part, that one is answered and the rest named; with
+        none, the caller treats the message as one question.
+        """
         answered: list[tuple[str, float]] = []
-        for part in parts:
-            ranking = self.rank(Reading(part, (), part), part=True)
+        for part in reading.parts:
+            # a short part ("and where is the test centre?") borrows the message as context; a full one stands alone
+            context = reading.text if _topic_words(self.matcher.stems(part)) <= 2 else part
+            ranking = self.rank(Reading(context, (), part), part=True)
             if ranking.top is None or ranking.top.entry_id in {e for e, _ in answered}:
                 continue
             confidence = self.model.confidence(ranking.signals)
             if confidence >= threshold:
                 answered.append((ranking.top.entry_id, confidence))
-        if len(answered) < 2:
+        if not answered:
             return None
         ids = [e for e, _ in answered]
         replies = [self.entry_reply(entry_id) for entry_id in ids]
+        if len(ids) < len(reading.parts):
+            replies.append(Reply(f"You asked {len(reading.parts)} things; I answered what I'm sure of above. "
+                                 "Ask the rest on its own, in other words, and I'll try again."))
         return Outcome(replies, ids[0], round(min(c for _, c in answered), 4), entries=ids)
 
     def short_reply(self, entry_id: str) -> Reply:

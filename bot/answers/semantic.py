@@ -10,6 +10,7 @@ bot answers with lexical matching alone (and logs it once).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.knowledge import Entry
@@ -37,7 +38,7 @@ def _model():  # noqa: ANN202 - the model type comes from an optional package
 class SemanticIndex:
     """The best cosine similarity of a question to each entry's questions and title."""
 
-    def __init__(self, entries: list[Entry]):
+    def __init__(self, entries: list[Entry], prepare: Callable[[str], str] = lambda text: text):
         import numpy as np
         from threadpoolctl import threadpool_limits
 
@@ -48,12 +49,13 @@ class SemanticIndex:
         model = _model()
         self.available = model is not None
         self.entry_ids = [e.id for e in entries]
+        self._prepare = prepare  # the same rewriting for phrasings and questions (synonyms: "didnt match" -> "unmatched")
         if not self.available:
             return
         texts, starts = [], []
         for entry in entries:
             starts.append(len(texts))  # phrasings of one entry are contiguous: reduceat takes each block's best
-            texts.extend((*entry.questions, entry.title))
+            texts.extend(prepare(text) for text in (*entry.questions, entry.title))
         self._starts = np.array(starts, dtype=np.int64)
         self._vectors = np.ascontiguousarray(model.embed(texts, norm=True), dtype=np.float32) if texts \
             else np.zeros((0, 256), dtype=np.float32)
@@ -66,7 +68,7 @@ class SemanticIndex:
         if not self.available or not text.strip() or not self.entry_ids:
             return {}
         np = self._np
-        vector = self._model.embed([text], norm=True)[0].astype(np.float32)  # float64 would copy the matrix
+        vector = self._model.embed([self._prepare(text)], norm=True)[0].astype(np.float32)  # float64 would copy the matrix
         per_entry = np.maximum.reduceat(self._vectors @ vector, self._starts)
         count = min(best, len(per_entry))
         chosen = set(np.argpartition(-per_entry, count - 1)[:count].tolist()) if count else set()

@@ -59,13 +59,14 @@ class AnswerService:
                 return [] if unprompted else [self._already_answered(outcome.entry, now.timestamp() - last)]
             self.groups.mark_answered(event.platform, event.chat_id, outcome.entry, now.timestamp())
         base = self.faq.short_reply(outcome.entry) if group and settings.reply_style == "short" else outcome.replies[0]
-        return [self._decorate(base, outcome, event, question)]
+        return [self._decorate(base, outcome, event, question), *outcome.replies[len(outcome.entries):]]
 
     def _several(self, event: Incoming, outcome: Outcome, question: str) -> list[Reply]:
         """Several questions in one message: in private each answer in turn; in a group one short menu."""
         if event.is_private:
-            return [self._decorate(reply, replace(outcome, entry=entry_id), event, question)
-                    for reply, entry_id in zip(outcome.replies, outcome.entries)]
+            answers = [self._decorate(reply, replace(outcome, entry=entry_id), event, question)
+                       for reply, entry_id in zip(outcome.replies, outcome.entries)]
+            return answers + outcome.replies[len(outcome.entries):]
         titles = [self.faq.kb.entries[e].title for e in outcome.entries]
         buttons = tuple((Button(title, f"faq:{entry_id}"),) for title, entry_id in zip(titles, outcome.entries))
         return [Reply(f"You asked {len(titles)} things. Tap each one for its answer:", buttons)]

@@ -68,6 +68,8 @@ async def test_callback_queries_are_answered_and_quiz_steps_edit_the_message(dri
     await driver.press("Research")
     assert len(fake.sent("answerCallbackQuery")) == 1
     assert len(fake.sent("editMessageText")) == edits_before + 1
+    await driver.press("No, I would need a visa")
+    assert len(fake.sent("answerCallbackQuery")) == 2
     assert "J-1 (research)" in plain(fake.sent("editMessageText")[-1]["text"])
 
 
