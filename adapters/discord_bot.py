@@ -326,7 +326,8 @@ class DiscordAdapter:
         try:
             event = self._from_interaction(interaction, text=f"/{name} {value}".strip())
             replies = await self._answer_in_time(interaction, event, pressed=False)
-            if name == "autoanswer" and value == "on" and self.mention_only and not event.is_private:
+            if name == "autoanswer" and value == "on" and self.mention_only and event.is_admin and \
+                    not event.is_private:
                 replies.append(Reply("Note: Discord has not granted me the Message Content intent, so I only see "
                                      "messages that mention me; auto-answer starts working once the bot's "
                                      "operator enables that intent."))
