@@ -6,6 +6,7 @@
     img-advisor ask [--json] [QUESTION]
     img-advisor kb check [--dir DIR]
     img-advisor eval FILE
+    img-advisor discord sync [--guild ID | --global] [--clear]
 
 It lives at the edge (adapters/), so the core in bot/ never imports an adapter.
 """
@@ -87,6 +88,20 @@ def _parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="copy the database safely while the bot runs",
                             description="Copy IMG_ADVISOR_DB to FILE with SQLite's online backup.")
     backup.add_argument("file", type=Path, help="where to write the copy")
+
+    dc = sub.add_parser("discord", help="Discord tools: publish the slash commands",
+                        description="Discord tools (need DISCORD_BOT_TOKEN).")
+    dc_sub = dc.add_subparsers(dest="discord_command", metavar="DISCORD_COMMAND", required=True)
+    sync = dc_sub.add_parser("sync", help="publish the slash commands (run after an upgrade that changes them)",
+                             description="Publish the slash commands to Discord: globally, or to one server "
+                                         "(instant, for trying the bot out). A server's set replaces the global "
+                                         "one, which is cleared, so nobody sees a command twice.")
+    where = sync.add_mutually_exclusive_group()
+    where.add_argument("--guild", type=int, metavar="ID",
+                       help="publish to this server only (default: DISCORD_GUILD_ID, if set)")
+    where.add_argument("--global", dest="global_", action="store_true",
+                       help="publish globally even when DISCORD_GUILD_ID is set")
+    sync.add_argument("--clear", action="store_true", help="remove the commands (global, or the server's) instead")
 
     ev = sub.add_parser("eval", help="score a question set (accuracy, out-of-scope rate, misses)",
                         description="Score a question set: by keywords (shared/eval/faq_dev.yaml) or, with "
@@ -198,6 +213,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_discord(args: argparse.Namespace) -> int:
+    from adapters.discord_bot import DiscordAdapter
+
+    settings = _settings()
+    if not settings.discord_token:
+        raise SystemExit("img-advisor: set DISCORD_BOT_TOKEN to publish the slash commands")
+    guild = None if args.global_ else (args.guild or settings.discord_guild_id)
+    adapter = DiscordAdapter(_advisor(settings, Database.in_memory()), settings.discord_token,
+                             api_url=settings.discord_api_url, gateway_url=settings.discord_gateway_url)
+    try:
+        names = asyncio.run(adapter.sync_commands(guild, clear=args.clear))
+    except Exception as exc:  # noqa: BLE001 - one line naming what to fix, never a traceback with the token
+        raise SystemExit(f"img-advisor: {adapter.explain(exc) or type(exc).__name__}") from None
+    where = f"server {guild}" if guild else "all servers (global; Discord may take a while to show them)"
+    if args.clear:
+        print(f"removed the slash commands of {where}")
+    else:
+        print(f"published {len(names)} slash commands to {where}" + ("; cleared the global set" if guild else ""))
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from bot.answers.faq import FaqService
     from bot.answers.reports import cluster_misses, feedback_table, misses_table
@@ -286,15 +322,26 @@ def _cmd_health(args: argparse.Namespace) -> int:
     report["knowledge"] = f"ok ({len(kb.entries)} entries)" if kb else f"{sum(p.severity == 'error' for p in problems)} errors"
     ok &= kb is not None
     if beat and beat != "stopped":
-        age = time.time() - json.loads(beat)["at"]
-        report["running"] = f"heartbeat {age:.0f} s ago ({', '.join(json.loads(beat)['platforms'])})"
+        beat_data = json.loads(beat)
+        age = time.time() - beat_data["at"]
+        report["running"] = f"heartbeat {age:.0f} s ago ({', '.join(beat_data['platforms'])})"
         ok &= not args.require_running or age < 120
+        platforms = beat_data.get("state", {})
+        report["platforms"] = {name: _platform_line(state) for name, state in platforms.items()}
+        ok &= not args.require_running or all(s.get("state") != "retrying" for s in platforms.values())
     else:
         report["running"] = "not running" if beat == "stopped" else "no heartbeat yet"
         ok &= not args.require_running
     report["status"] = "ok" if ok else "unhealthy"
     print(json.dumps(report, indent=2))
     return 0 if ok else 1
+
+
+def _platform_line(state: dict[str, object]) -> str:
+    """One platform's state from the heartbeat, for `img-advisor health`."""
+    if state.get("state") != "retrying":
+        return str(state.get("state"))
+    return f"retrying (attempt {state.get('attempts')}): {state.get('problem')}"
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
@@ -354,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _parser().parse_args(argv)
     settings = _settings()
-    quiet = args.command in ("kb", "stats", "health", "backup", "report", "ask", "eval")
+    quiet = args.command in ("kb", "stats", "health", "backup", "report", "ask", "eval", "discord")
     setup_logging("WARNING" if quiet else settings.log_level,
                   secrets=[settings.telegram_token or "", settings.discord_token or "",
                            settings.telegram_webhook_secret or ""], fmt=settings.log_format)
@@ -371,6 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_eval(args)
     if command == "report":
         return _cmd_report(args)
+    if command == "discord":
+        return _cmd_discord(args)
     handlers = {"stats": _cmd_stats, "health": _cmd_health, "backup": _cmd_backup}
     if command in handlers:
         return handlers[command](args)

@@ -220,7 +220,7 @@ class Advisor:
             "del": lambda: self.answers.press_delete(event, value),
             "set": lambda: self.settings.press(event, parts),
             "topic": lambda: self._topic(value),
-            "topics": lambda: self._topics(event, ""),
+            "topics": lambda: self._menu(self._topics(event, "")),
             "rem": lambda: self.reminders.press(event, parts),
             "dl": lambda: self.reminders.press_deadline(event, parts),
             "quiz": lambda: self.quiz.press(event, parts),
@@ -238,7 +238,12 @@ class Advisor:
 
     async def _topic(self, topic_id: str) -> list[Reply] | None:
         reply = self.faq.topic_reply(topic_id)
-        return [reply] if reply else None
+        return [replace(reply, replace=True)] if reply else None
+
+    @staticmethod
+    async def _menu(replies: Awaitable[list[Reply]]) -> list[Reply]:
+        """Browsing the topic menu edits it in place instead of posting a new message per press."""
+        return [replace(r, replace=True) for r in await replies]
 
     # command handlers
 
@@ -287,8 +292,21 @@ class Advisor:
                       button_rows([Button("Delete all of it", "forget:ask")]), private=True)]
 
     def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
-        """A chat changed id (Telegram group -> supergroup): what belongs to it follows."""
+        """A chat changed id (Telegram group -> supergroup): its reminders, settings and cooldowns follow.
+
+        Returns how many reminders moved.
+        """
+        self.groups.move_chat(platform, old_chat_id, new_chat_id)
         return self.reminders.store.move_chat(platform, old_chat_id, new_chat_id)
+
+    def group_welcome(self) -> Reply:
+        """What the bot says when it is added to a group: what it does, and where admins set it up."""
+        return Reply(
+            "Hello! I'm IMG Advisor. I answer questions about the road to a US residency for international "
+            "medical graduates (USCE, ECFMG, USMLE, visas, costs, the Match), always with sources.\n\n"
+            "Mention me or reply to one of my messages with a question, or use /ask. /topics browses what I know; "
+            "/help lists everything.\n\nAdmins: /settings chooses how I behave here (auto-answer, quiet hours, "
+            "short answers).")
 
     def reload(self, directory: Path) -> str:
         """Load the knowledge base again; a broken one is refused and the old one keeps running."""

@@ -13,7 +13,7 @@
 | DISCORD_BOT_TOKEN     | (none)                                          | run the Discord adapter         |
 | DISCORD_API_URL       | https://discord.com/api/v10                     | REST base (proxy/test)          |
 | DISCORD_GATEWAY_URL   | (from Discord)                                  | gateway address (proxy/test)    |
-| DISCORD_GUILD_ID      | (none)                                          | sync slash commands to one guild|
+| DISCORD_GUILD_ID      | (none)                                          | default guild of `discord sync` |
 | IMG_ADVISOR_OWNERS    | (none)                                          | e.g. telegram:123,discord:456   |
 | IMG_ADVISOR_LOG_TEXT  | off                                             | on: log message text (debugging)|
 | IMG_ADVISOR_USER_RATE | 20/minute                                       | per-user limit (limits syntax)  |

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from bot.events import Button, Incoming, Reply, button_rows
+from bot.events import Button, Incoming, Reply, button_rows, in_thread
 from bot.groups.store import GroupStore
 from bot.knowledge import Deadline
 from bot.markup import bold, escape, link
@@ -104,7 +104,7 @@ class ReminderService:
                           "Cancel some with /reminders first.", private=private)]
         reminder_id = self.store.add_reminder(
             platform=event.platform, owner_id=event.user_id, origin_chat_id=event.chat_id,
-            chat_id=event.chat_id if to_group else event.user_id, dm=not to_group,
+            chat_id=in_thread(event.chat_id, event.thread_id) if to_group else event.user_id, dm=not to_group,
             text=schedule.what, tz=zone, due_at=schedule.due.timestamp(), rule=schedule.rule,
             repeat=schedule.description or None)
         self.notify_changed()
