@@ -5,7 +5,7 @@
 | IMG_ADVISOR_DB        | $XDG_DATA_HOME/img-advisor/img-advisor.db       | the SQLite database file        |
 |                       | (~/.local/share/img-advisor/img-advisor.db)     |                                 |
 | IMG_ADVISOR_KB        | the knowledge/ directory shipped with the bot   | knowledge base to load          |
-| IMG_ADVISOR_LOG_LEVEL | INFO                                            | DEBUG, INFO, WARNING or ERROR   |
+| IMG_ADVISOR_LOG_LEVEL | INFO (console: WARNING)                         | DEBUG, INFO, WARNING or ERROR   |
 | TELEGRAM_BOT_TOKEN    | (none)                                          | run the Telegram adapter        |
 | TELEGRAM_API_URL      | https://api.telegram.org                        | Bot API base (self-hosted/test) |
 | TELEGRAM_RATE_LIMITER | on                                              | off only against a local fake   |
@@ -99,6 +99,7 @@ class Settings:
     db_path: Path
     knowledge_dir: Path
     log_level: str = "INFO"
+    log_level_set: bool = False  # IMG_ADVISOR_LOG_LEVEL was given (the console logs only warnings otherwise)
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_url: str | None = None
     telegram_rate_limiter: bool = True
@@ -174,6 +175,7 @@ class Settings:
             owners=owners, log_text=log_text == "on",
             limits=Limits(rates["IMG_ADVISOR_USER_RATE"], rates["IMG_ADVISOR_CHAT_RATE"], int(cooldown)),
             db_path=db, knowledge_dir=kb, log_level=level,
+            log_level_set=bool(env.get("IMG_ADVISOR_LOG_LEVEL", "").strip()),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN", "").strip() or None,
             telegram_api_url=env.get("TELEGRAM_API_URL", "").strip() or None,
             telegram_rate_limiter=limiter == "on",
