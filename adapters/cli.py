@@ -49,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                                "the console adapter.")
     sub.add_parser("chat", help="talk to the bot in this terminal",
                    description="An interactive console conversation. /dm and /group switch chat "
-                               "type; a number presses a button; /quit leaves.")
+                               "type; a number presses a button (a letter, when the question takes a "
+                               "number as its answer); /quit leaves. Logs only warnings unless "
+                               "IMG_ADVISOR_LOG_LEVEL is set.")
 
     ask = sub.add_parser("ask", help="answer one question (or one per line from stdin)",
                          description="Answer QUESTION as the bot would in a private chat. With no "
@@ -122,7 +124,8 @@ def _settings() -> Settings:
         raise SystemExit(f"img-advisor: {exc}") from None
 
 
-def _advisor(settings: Settings, store: Database | None = None, owners: frozenset[str] = frozenset()) -> Advisor:
+def _advisor(settings: Settings, store: Database | None = None, owners: frozenset[str] = frozenset(),
+             flood_limits: bool = True) -> Advisor:
     from bot.config import bundled_knowledge_dir
 
     if settings.knowledge_dir.resolve() != bundled_knowledge_dir().resolve():
@@ -133,7 +136,8 @@ def _advisor(settings: Settings, store: Database | None = None, owners: frozense
         raise SystemExit(f"img-advisor: the knowledge base has errors:\n{exc}\n"
                          "Run `img-advisor kb check` for details.") from None
     return Advisor(kb, store or Database.open(settings.db_path), limits=settings.limits,
-                   owners=settings.owners | owners, log_text=settings.log_text, knowledge_dir=settings.knowledge_dir)
+                   owners=settings.owners | owners, log_text=settings.log_text, knowledge_dir=settings.knowledge_dir,
+                   flood_limits=flood_limits)
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -194,8 +198,10 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
     settings = _settings()
     with closing(Database.open(settings.db_path)) as store:
-        # the person at the terminal runs the bot: they may reload its knowledge
-        asyncio.run(run_console(_advisor(settings, store, owners=frozenset({"console:console-user"}))))
+        # the person at the terminal runs the bot: they may reload its knowledge, and they are one local
+        # user, so the flood limits that protect groups do not apply (piped questions all get answers)
+        advisor = _advisor(settings, store, owners=frozenset({"console:console-user"}), flood_limits=False)
+        asyncio.run(run_console(advisor, echo=not sys.stdin.isatty()))
     return 0
 
 
@@ -402,7 +408,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = _settings()
     quiet = args.command in ("kb", "stats", "health", "backup", "report", "ask", "eval", "discord")
-    setup_logging("WARNING" if quiet else settings.log_level,
+    # the console prints replies on the same terminal: log lines between them only when asked for
+    console = args.command == "chat" or (args.command in (None, "run") and not (settings.telegram_token or
+                                                                                   settings.discord_token))
+    setup_logging("WARNING" if quiet or (console and not settings.log_level_set) else settings.log_level,
                   secrets=[settings.telegram_token or "", settings.discord_token or "",
                            settings.telegram_webhook_secret or ""], fmt=settings.log_format)
     command = args.command or "run"

@@ -6,7 +6,7 @@
 |                       | (~/.local/share/img-advisor/img-advisor.db)     |                                 |
 | IMG_ADVISOR_KB        | the checkout's knowledge/ (when run inside one),| knowledge base to load          |
 |                       | else the knowledge/ installed with the bot      |                                 |
-| IMG_ADVISOR_LOG_LEVEL | INFO                                            | DEBUG, INFO, WARNING or ERROR   |
+| IMG_ADVISOR_LOG_LEVEL | INFO (console: WARNING)                         | DEBUG, INFO, WARNING or ERROR   |
 | TELEGRAM_BOT_TOKEN    | (none)                                          | run the Telegram adapter        |
 | TELEGRAM_API_URL      | https://api.telegram.org                        | Bot API base (self-hosted/test) |
 | TELEGRAM_RATE_LIMITER | on                                              | off only against a local fake   |
@@ -123,6 +123,7 @@ class Settings:
     db_path: Path
     knowledge_dir: Path
     log_level: str = "INFO"
+    log_level_set: bool = False  # IMG_ADVISOR_LOG_LEVEL was given (the console logs only warnings otherwise)
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_url: str | None = None
     telegram_rate_limiter: bool = True
@@ -198,6 +199,7 @@ class Settings:
             owners=owners, log_text=log_text == "on",
             limits=Limits(rates["IMG_ADVISOR_USER_RATE"], rates["IMG_ADVISOR_CHAT_RATE"], int(cooldown)),
             db_path=db, knowledge_dir=kb, log_level=level,
+            log_level_set=bool(env.get("IMG_ADVISOR_LOG_LEVEL", "").strip()),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN", "").strip() or None,
             telegram_api_url=env.get("TELEGRAM_API_URL", "").strip() or None,
             telegram_rate_limiter=limiter == "on",

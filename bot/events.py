@@ -53,6 +53,9 @@ class Reply:
     `delete` asks the adapter to delete the message whose button was pressed (its
     text is then empty). `notice` marks a short acknowledgement that an adapter may
     show as a transient notice (a Telegram callback answer) instead of a message.
+    `asks_number` marks a question whose answer may be typed as a number ("3" years):
+    an adapter that turns typed numbers into button presses (the console) must pass
+    such a number on as text instead.
     """
 
     text: str
@@ -62,6 +65,7 @@ class Reply:
     start_payload: str | None = None
     delete: bool = False
     notice: bool = False
+    asks_number: bool = False
 
 
 @dataclass(frozen=True)

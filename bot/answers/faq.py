@@ -122,7 +122,8 @@ class FaqService:
                            entries=[top.entry_id])
         if reading.social and not reading.parts and _topic_words(self.matcher.stems(reading.text)) <= 1:
             return self._smalltalk(reading.social, full)  # "congrats to all who passed": nothing to look up
-        one_word = ranking.signals is not None and ranking.signals.one_word
+        # "visa?", "fees": a known word that many entries share gets choices, an unknown one ("my cat") does not
+        one_word = ranking.signals is not None and ranking.signals.one_word and ranking.signals.lexical > 0
         if top and confidence is not None and (confidence >= self.model.suggest_at or one_word):
             suggestions = [c for c in ranked if c.score >= top.score - SUGGEST_WITHIN][:MAX_SUGGESTIONS]
             return Outcome([self._did_you_mean(suggestions)], None, round(confidence, 4),

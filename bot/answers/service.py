@@ -23,6 +23,9 @@ from bot.usage.store import UsageStore
 
 Now = Callable[[], dt.datetime]
 MAX_REMEMBERED = 20_000
+PRIVATE_CHATTER = ("🙂 Any time! Whenever you have a question about US clinical experience, ECFMG, USMLE, visas or "
+                   "the Match, just type it here. /topics shows what I know.")
+"""Chatter in a private chat ("bye", "lol"): knowledge/smalltalk.yaml's chatter reply is for groups ("mention me")."""
 
 
 class AnswerService:
@@ -44,6 +47,8 @@ class AnswerService:
         now = self.now()
         if unprompted and outcome.entry is None:
             return []
+        if not group and outcome.kind == "smalltalk" and outcome.replies[0].text == self.faq.kb.smalltalk.chatter.reply:
+            return [Reply(PRIVATE_CHATTER)]
         if outcome.entry is None:
             if outcome.kind in ("unsure", "none") and settings.record_misses:
                 self.store.record_miss(event.platform, question, outcome.kind, outcome.suggestions[0]

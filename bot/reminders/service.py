@@ -1,5 +1,9 @@
 """Reminder commands and buttons: /remind, /reminders, /timezone, /deadlines, snooze, stop.
 
+A reminder asked for in words ("remind me tomorrow at 9 to pay the ECFMG fee",
+recognised by `bot.reminders.intent`) is set exactly as /remind would set it; its
+confirmation has an Undo button.
+
 Times are read in the user's own time zone (UTC until they set one with /timezone).
 Personal reminders are delivered privately; in a group only chat admins create
 reminders that post to the group. Delivery itself is the scheduler's job
@@ -15,6 +19,7 @@ from bot.events import Button, Incoming, Reply, button_rows, in_thread
 from bot.groups.store import GroupStore
 from bot.knowledge import Deadline
 from bot.markup import bold, escape, link
+from bot.reminders.intent import reminder_request
 from bot.reminders.store import PENDING, SENT, Reminder, ReminderStore
 from bot.reminders.timezones import resolve
 from bot.reminders.when import EXAMPLES, WhenError, format_local, parse_reminder
@@ -83,6 +88,15 @@ class ReminderService:
 
     async def remind(self, event: Incoming, args: str) -> list[Reply]:
         """Create a reminder from "<when> <what>"."""
+        return self._create(event, args, Button("Cancel this reminder", "rem:cancel:{}"))
+
+    async def in_words(self, event: Incoming, text: str) -> list[Reply] | None:
+        """A message that asks for a reminder in words, set as /remind would; None for any other message."""
+        args = reminder_request(text)
+        return None if args is None else self._create(event, args, Button("↩ Undo", "rem:cancel:{}"))
+
+    def _create(self, event: Incoming, args: str, cancel: Button) -> list[Reply]:
+        """Store the reminder `args` ("<when> <what>") describes; confirm it with `cancel` ({} = its id)."""
         members_may = not event.is_private and self.groups.chat_settings(event.platform, event.chat_id).members_remind
         to_group = not event.is_private and (event.is_admin or members_may)
         private = not event.is_private and not to_group
@@ -120,7 +134,7 @@ class ReminderService:
             lines.append("It will be posted in this group.")
         elif not event.is_private:
             lines.append("I'll send it to you privately (only admins can set group reminders here).")
-        buttons = button_rows([Button("Cancel this reminder", f"rem:cancel:{reminder_id}")])
+        buttons = button_rows([Button(cancel.label, cancel.action.format(reminder_id))])
         return [Reply("\n".join(lines), buttons, private=private)]
 
     # /reminders and buttons
