@@ -33,7 +33,7 @@ def test_the_page_shows_misses_votes_reviews_timeline_and_calibration(tmp_path: 
     assert main(["report", "html", str(out)]) == 0
 
     html = (out / "index.html").read_text(encoding="utf-8")
-    for heading in ("Unanswered questions, clustered", "Entries by 👎 rate", "By review date", "The cycle timeline",
+    for heading in ("Unanswered questions, clustered", "Entries by 👎 (not helpful) rate", "By review date", "The cycle timeline",
                     "Calibration"):
         assert heading in html
     assert "passport" in html and "Observership fees" in html and "50%" in html

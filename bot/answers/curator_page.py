@@ -23,6 +23,9 @@ from bot.answers.faq import FaqService
 from bot.answers.reports import Cluster
 from bot.knowledge.currency import review_due
 
+REVIEW_ROWS = 30
+"""The soonest reviews shown; `img-advisor kb due --limit N` lists more."""
+
 STYLE = """body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0;width:100%}th,td{border:1px solid #ccc;padding:.3rem .5rem;
 text-align:left;vertical-align:top;font-size:.9rem}th{background:#f1f3f5}h2{margin-top:2.5rem}
@@ -58,17 +61,18 @@ def _timeline_chart(faq: FaqService, path: Path, today: dt.date) -> bool:
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(deadlines) + 1.2), dpi=100)
+    fig, ax = plt.subplots(figsize=(11, 0.4 * len(deadlines) + 1.2), dpi=100)
     for row, deadline in enumerate(deadlines):
         colour = "#999999" if deadline.due.date() < today else ("#e0a030" if not deadline.confirmed else "#2a6fdb")
         ax.plot([deadline.due], [row], "o", color=colour, markersize=9)
-        ax.annotate(deadline.title + ("" if deadline.confirmed else " (estimated)"), (deadline.due, row),
+        said = deadline.confirmed or "estimat" in deadline.title.lower()
+        ax.annotate(deadline.title + ("" if said else " (estimated)"), (deadline.due, row),
                     xytext=(8, -4), textcoords="offset points", fontsize=8)
     ax.axvline(dt.datetime.combine(today, dt.time()), color="#d1495b", linestyle="--", linewidth=1)
     ax.set_yticks([])
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
-    ax.set_title("The Match calendar (blue: confirmed, orange: estimated, grey: past; red line: today)")
-    ax.margins(x=0.35)
+    ax.set_title("The Match calendar")
+    ax.margins(x=0.6)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -93,10 +97,11 @@ def write_page(directory: Path, faq: FaqService, data: PageData, today: dt.date 
     votes = sorted(((e, up, down) for e, up, down in data.feedback), key=lambda r: (-r[2] / max(r[1] + r[2], 1), -r[2]))
     rows = [(escape(e), escape(entries[e].title if e in entries else "(entry removed)"), up, down,
              f"{down / (up + down):.0%}" if up + down else "-") for e, up, down in votes]
-    sections.append("<h2>Entries by 👎 rate</h2>" + _table(("entry", "title", "👍", "👎", "👎 rate"), rows))
+    sections.append("<h2>Entries by 👎 (not helpful) rate</h2>"
+                    + _table(("entry", "title", "helpful", "not helpful", "not-helpful rate"), rows))
 
     rows = []
-    for item in review_due(entries, faq.kb.deadlines, today)[:60]:
+    for item in review_due(entries, faq.kb.deadlines, today)[:REVIEW_ROWS]:
         css = "overdue" if item.when < today else ""
         rows.append((f'<span class="{css}">{item.when}</span>', item.what, escape(item.id), escape(item.reason)))
     sections.append("<h2>By review date, soonest first</h2>" + _table(("review by", "kind", "id", "why"), rows))
@@ -107,7 +112,8 @@ def write_page(directory: Path, faq: FaqService, data: PageData, today: dt.date 
         status = "past" if deadline.due.date() < today else ("estimated" if not deadline.confirmed else "confirmed")
         rows.append((f'<span class="{css}">{deadline.due.date()}</span>', escape(deadline.title), escape(deadline.cycle),
                      status, f'<a href="{escape(deadline.source.url)}">{escape(deadline.source.title)}</a>'))
-    timeline = '<img src="timeline.png" alt="the Match calendar on a time line">' \
+    timeline = '<p>Blue: confirmed; orange: estimated from past years; grey: past; red line: today.</p>' \
+        '<img src="timeline.png" alt="the Match calendar on a time line">' \
         if _timeline_chart(faq, directory / "timeline.png", today) else ""
     sections.append("<h2>The cycle timeline</h2>" + timeline
                     + _table(("date", "what", "cycle", "status", "source"), rows))
