@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from bot.answers.normalize import normalize
+from bot.knowledge import cache
 from bot.knowledge.models import Deadline, Entry, SmallTalk, Text, Topic
 from bot.knowledge.similar import similar_pairs
 from bot.knowledge.yamlsource import KnowledgeError, Problem, YamlDoc, load
@@ -282,8 +283,17 @@ def _load_quizzes(directory: Path, entry_ids: set[str], problems: list[Problem])
 
 
 def load_knowledge(directory: Path, today: dt.date | None = None) -> KnowledgeBase:
-    """Load the knowledge base, or raise `KnowledgeError` naming each problem's file and line."""
+    """Load the knowledge base, or raise `KnowledgeError` naming each problem's file and line.
+
+    An unchanged base comes from the cache (bot/knowledge/cache.py: keyed by the files'
+    contents, the day and this code; `IMG_ADVISOR_KB_CACHE=off` turns it off)."""
+    today = today or dt.date.today()
+    kb, wanted = cache.read(directory, today)
+    if isinstance(kb, KnowledgeBase):
+        return kb
     kb, problems = check_knowledge(directory, today)
     if kb is None:
         raise KnowledgeError(problems)
+    if wanted is not None:
+        cache.write(directory, wanted, kb)
     return kb
