@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from bot.advisor import Advisor
@@ -9,6 +11,9 @@ from bot.config import bundled_knowledge_dir
 from bot.database import Database
 from bot.knowledge import KnowledgeBase, load_knowledge
 from tests.fakes import TEST_LIMITS
+
+# tests load fresh knowledge and never write the user's cache (tests/test_knowledge_cache.py turns it on)
+os.environ["IMG_ADVISOR_KB_CACHE"] = "off"
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from rapidfuzz import fuzz, process
 
 from bot.answers.normalize import normalize
+from bot.knowledge import cache
 from bot.knowledge.currency import calendar_problems, entry_problems
 from bot.knowledge.models import Deadline, Entry, SmallTalk, Text, Topic
+from bot.knowledge.similar import similar_pairs
 from bot.knowledge.yamlsource import KnowledgeError, Problem, YamlDoc, load
 from bot.quizzes.model import Option, Outcome, Question, Quiz, check_quiz
 
@@ -48,6 +49,7 @@ class KnowledgeBase:
 
 
 _ENTRY = TypeAdapter(Entry)
+_TOPIC = TypeAdapter(Topic)
 _TOPICS = TypeAdapter(list[Topic])
 _DEADLINES = TypeAdapter(list[Deadline])
 _SYNONYMS = TypeAdapter(dict[Text, list[Text]])
@@ -93,6 +95,22 @@ def _load_doc(root: Path, rel: str, problems: list[Problem]) -> YamlDoc | None:
     return doc
 
 
+_ID_LINE = re.compile(r"^[ \t]*(?:-[ \t]+)?id:[ \t]*[\"']?([a-z0-9][a-z0-9-]*)", re.MULTILINE)
+_TOPIC_LINE = re.compile(r"^[ \t]*(?:-[ \t]+)?topic:[ \t]*[\"']?([a-z0-9][a-z0-9-]*)", re.MULTILINE)
+
+
+def _salvage(path: Path) -> tuple[set[str], set[str]]:
+    """The entry ids and topics an unreadable FAQ file seems to name, read line by line.
+
+    One syntax error is one problem: without this, every `related:` link and quiz link
+    to an entry of the broken file, and its topic, would be reported again elsewhere."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set(), set()
+    return set(_ID_LINE.findall(text)), set(_TOPIC_LINE.findall(text))
+
+
 def _synonym_map(raw: dict[str, list[str]]) -> dict[str, str]:
     """variant (normalised) -> canonical (normalised), longest variants first."""
     mapping: dict[str, str] = {}
@@ -104,7 +122,10 @@ def _synonym_map(raw: dict[str, list[str]]) -> dict[str, str]:
 
 
 def _check_entries(entries: list[tuple[Entry, YamlDoc, int]], topics: dict[str, Topic],
-                   today: dt.date, problems: list[Problem], broken_ids: set[str]) -> None:
+                   unchecked_topics: set[str] | None, today: dt.date, problems: list[Problem],
+                   broken_ids: set[str]) -> None:
+    """Ids, topics, answers, review dates and links of the entries; `unchecked_topics` are
+    topics with errors of their own (None: topics.yaml could not be read), not reported again."""
     ids: dict[str, tuple[str, int]] = {}
     for entry, doc, index in entries:
         line = doc.line_of((index,))
@@ -112,7 +133,7 @@ def _check_entries(entries: list[tuple[Entry, YamlDoc, int]], topics: dict[str, 
             first = ids[entry.id]
             problems.append(Problem(doc.name, line, f"duplicate id {entry.id!r} (first at {first[0]}:{first[1]})"))
         ids.setdefault(entry.id, (doc.name, line))
-        if entry.topic not in topics:
+        if entry.topic not in topics and unchecked_topics is not None and entry.topic not in unchecked_topics:
             problems.append(Problem(doc.name, doc.line_of((index, "topic")),
                                     f"topic {entry.topic!r} is not in topics.yaml"))
         if len(entry.answer) > ANSWER_HARD_LIMIT:
@@ -143,31 +164,29 @@ def _check_entries(entries: list[tuple[Entry, YamlDoc, int]], topics: dict[str, 
 
 
 def _check_collisions(entries: list[tuple[Entry, YamlDoc, int]], problems: list[Problem]) -> None:
-    """Two entries whose questions are (nearly) the same would fight over every match."""
+    """Two entries whose questions are (nearly) the same would fight over every match.
+
+    Candidates come from `similar_pairs` (q-gram prefix filtering), not from comparing
+    every pair: the same collisions, found in about linear time."""
     owners: list[tuple[str, YamlDoc, int, int]] = []
     texts: list[str] = []
     for entry, doc, index in entries:
         for q_index, question in enumerate(entry.questions):
             owners.append((entry.id, doc, index, q_index))
             texts.append(normalize(question))
-    if not texts:
-        return
     reported: set[tuple[str, str]] = set()
-    for i, text in enumerate(texts):
-        for _, _, j in process.extract(text, texts[i + 1:], scorer=fuzz.ratio,
-                                       score_cutoff=COLLISION_SCORE, limit=None):
-            j += i + 1
-            pair = (owners[i][0], owners[j][0])
-            if pair[0] == pair[1] or pair in reported:
-                continue
-            reported.add(pair)
-            _, doc_j, index_j, q_j = owners[j]
-            _, doc_i, index_i, q_i = owners[i]
-            problems.append(Problem(
-                doc_j.name, doc_j.line_of((index_j, "questions", q_j)),
-                f"question {texts[j]!r} of {owners[j][0]!r} collides with {texts[i]!r} of {owners[i][0]!r} "
-                f"({doc_i.name}:{doc_i.line_of((index_i, 'questions', q_i))}); reword one of them",
-            ))
+    for i, j, _ in similar_pairs(texts, COLLISION_SCORE, groups=[owner[0] for owner in owners]):
+        pair = (owners[i][0], owners[j][0])
+        if pair in reported:
+            continue
+        reported.add(pair)
+        _, doc_j, index_j, q_j = owners[j]
+        _, doc_i, index_i, q_i = owners[i]
+        problems.append(Problem(
+            doc_j.name, doc_j.line_of((index_j, "questions", q_j)),
+            f"question {texts[j]!r} of {owners[j][0]!r} collides with {texts[i]!r} of {owners[i][0]!r} "
+            f"({doc_i.name}:{doc_i.line_of((index_i, 'questions', q_i))}); reword one of them",
+        ))
 
 
 def check_knowledge(directory: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | None, list[Problem]]:
@@ -176,11 +195,21 @@ def check_knowledge(directory: Path, today: dt.date | None = None) -> tuple[Know
     problems: list[Problem] = []
     topics: dict[str, Topic] = {}
     topic_lines: dict[str, int] = {}
+    unchecked_topics: set[str] | None = set()  # topics with errors of their own; None: topics.yaml unreadable
     doc = _load_doc(directory, "topics.yaml", problems)
-    if doc is not None:
-        for index, topic in enumerate(_validate(doc, _TOPICS, problems) or []):
-            topics[topic.id] = topic
-            topic_lines[topic.id] = doc.line_of((index,))
+    if doc is None:
+        unchecked_topics = None
+    elif not isinstance(doc.value, list):
+        _validate(doc, _TOPICS, problems)
+        unchecked_topics = None
+    else:
+        for index, raw in enumerate(doc.value):  # one at a time: a bad topic does not hide the others
+            topic = _validate(doc, _TOPIC, problems, value=raw, prefix=(index,))
+            if topic is not None:
+                topics[topic.id] = topic
+                topic_lines[topic.id] = doc.line_of((index,))
+            elif isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                unchecked_topics.add(raw["id"])
 
     synonyms: dict[str, str] = {}
     doc = _load_doc(directory, "synonyms.yaml", problems)
@@ -206,12 +235,15 @@ def check_knowledge(directory: Path, today: dt.date | None = None) -> tuple[Know
         problems.append(Problem("faq/", 1, "no FAQ files (faq/*.yaml)"))
     loaded: list[tuple[Entry, YamlDoc, int]] = []
     broken_ids: set[str] = set()  # entries with errors of their own: not reported again as dangling
+    broken_topics: set[str] = set()  # topics of entries in unreadable files: not reported as empty
     for path in files:
         doc = _load_doc(directory, f"faq/{path.name}", problems)
-        if doc is None:
-            continue
-        if not isinstance(doc.value, list):
-            problems.append(Problem(doc.name, 1, "an FAQ file is a list of entries (each starting with '- id:')"))
+        if doc is None or not isinstance(doc.value, list):
+            if doc is not None:
+                problems.append(Problem(doc.name, 1, "an FAQ file is a list of entries (each starting with '- id:')"))
+            ids, entry_topics = _salvage(path)
+            broken_ids |= ids
+            broken_topics |= entry_topics
             continue
         for index, raw in enumerate(doc.value):
             entry = _validate(doc, _ENTRY, problems, value=raw, prefix=(index,))
@@ -219,10 +251,11 @@ def check_knowledge(directory: Path, today: dt.date | None = None) -> tuple[Know
                 loaded.append((entry, doc, index))
             elif isinstance(raw, dict) and isinstance(raw.get("id"), str):
                 broken_ids.add(raw["id"])
-    _check_entries(loaded, topics, today, problems, broken_ids)
+    _check_entries(loaded, topics, unchecked_topics, today, problems, broken_ids)
     problems.extend(entry_problems(loaded, today) + calendar_problems(deadlines, deadlines_doc, today))
+    used_topics = {e.topic for e, _, _ in loaded} | broken_topics
     for topic_id in topics:
-        if not any(e.topic == topic_id for e, _, _ in loaded):
+        if topic_id not in used_topics:
             problems.append(Problem("topics.yaml", topic_lines[topic_id], f"topic {topic_id!r} has no entries", "warning"))
 
     quizzes = _load_quizzes(directory, {e.id for e, _, _ in loaded} | broken_ids, problems)
@@ -252,8 +285,17 @@ def _load_quizzes(directory: Path, entry_ids: set[str], problems: list[Problem])
 
 
 def load_knowledge(directory: Path, today: dt.date | None = None) -> KnowledgeBase:
-    """Load the knowledge base, or raise `KnowledgeError` naming each problem's file and line."""
+    """Load the knowledge base, or raise `KnowledgeError` naming each problem's file and line.
+
+    An unchanged base comes from the cache (bot/knowledge/cache.py: keyed by the files'
+    contents, the day and this code; `IMG_ADVISOR_KB_CACHE=off` turns it off)."""
+    today = today or dt.date.today()
+    kb, wanted = cache.read(directory, today)
+    if isinstance(kb, KnowledgeBase):
+        return kb
     kb, problems = check_knowledge(directory, today)
     if kb is None:
         raise KnowledgeError(problems)
+    if wanted is not None:
+        cache.write(directory, wanted, kb)
     return kb

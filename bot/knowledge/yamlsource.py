@@ -3,15 +3,30 @@
 Maintainers edit knowledge/ by hand; when something is wrong they need "faq/visa.yaml
 line 42: ...", not a traceback. `load` returns the plain Python value together with
 the composed node tree; `line_of` finds the line of any path inside it.
+
+Each file is composed once, with LibYAML (`yaml.CSafeLoader`) where PyYAML has it and
+the pure-Python `SafeLoader` where it does not, and the value is constructed from that
+same node tree: the nodes carry the line marks, so no second parse is needed. Both
+loaders give the same values and lines (tests/test_knowledge_loading.py checks it on
+the shipped files). A file with a syntax error is parsed again with the pure-Python
+loader, only to word the message the same whichever loader read it (LibYAML's messages
+differ, and are terser). A value YAML cannot construct (`reviewed: 2026-13-01`, an
+`!!int abc`) is a problem with its line, never a traceback: an impossible date is kept
+as its text, so the schema reports it at its field ("reviewed: Input should be a valid
+date ..."), and anything else is a problem at the value's line.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 @dataclass(frozen=True)
@@ -67,40 +82,110 @@ def _child(node: yaml.Node | None, key: Any) -> yaml.Node | None:
     return None
 
 
-def _duplicate_keys(node: yaml.Node | None, name: str) -> list[Problem]:
+def _duplicate_keys(node: yaml.Node | None, name: str) -> tuple[list[Problem], bool]:
+    """Keys repeated within one mapping (YAML would silently keep the last), and whether `<<` merges occur."""
     problems: list[Problem] = []
+    merges = False
     stack = [node]
+    visited: set[int] = set()  # aliases share nodes, and an anchor may even contain itself
     while stack:
         current = stack.pop()
+        if id(current) in visited:
+            continue
+        visited.add(id(current))
         if isinstance(current, yaml.MappingNode):
             seen: set[str] = set()
             for k, v in current.value:
                 if isinstance(k, yaml.ScalarNode):
+                    merges = merges or k.tag == _MERGE
                     if k.value in seen:
                         problems.append(Problem(name, k.start_mark.line + 1, f"duplicate key {k.value!r}"))
                     seen.add(k.value)
                 stack.append(v)
         elif isinstance(current, yaml.SequenceNode):
             stack.extend(current.value)
-    return problems
+    return problems, merges
 
 
-def load(path: Path, name: str) -> tuple[YamlDoc | None, list[Problem]]:
-    """Parse one YAML file; on a syntax error return no document and a problem with its line."""
+class _Checked:
+    """Constructor changes shared by both loaders: no exception escapes without a line."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)  # type: ignore[misc]
+        except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
+            raise ConstructorError(None, None, f"cannot read this value: {exc}", node.start_mark) from None
+
+    def construct_timestamp_or_text(self, node: yaml.ScalarNode) -> Any:
+        """A date or time as YAML reads it; one that cannot exist (2026-13-01) stays text for the schema to report."""
+        try:
+            return SafeConstructor.construct_yaml_timestamp(self, node)  # type: ignore[arg-type]
+        except ValueError:
+            return self.construct_scalar(node)  # type: ignore[attr-defined]
+
+
+class PureLoader(_Checked, yaml.SafeLoader):
+    """PyYAML's pure-Python safe loader with the checks above."""
+
+
+if getattr(yaml, "__with_libyaml__", False):
+    class FastLoader(_Checked, yaml.CSafeLoader):  # type: ignore[misc]
+        """LibYAML's safe loader with the checks above."""
+else:  # pragma: no cover - PyYAML built without LibYAML
+    FastLoader = PureLoader  # type: ignore[misc]
+
+for _loader in {PureLoader, FastLoader}:
+    _loader.add_constructor("tag:yaml.org,2002:timestamp", _Checked.construct_timestamp_or_text)
+
+
+def _parse(text: str, loader_class: type, name: str) -> tuple[yaml.Node | None, Any, list[Problem]]:
+    """Compose `text` once and construct its value from the same nodes: (node, value, duplicate keys)."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None, []
+        duplicates, merges = _duplicate_keys(node, name)
+        # `<<` merges rewrite the mapping nodes they construct; keep the tree as written for line_of
+        value = loader.construct_document(copy.deepcopy(node) if merges else node)
+        return node, value, duplicates
+    finally:
+        loader.dispose()
+
+
+def _syntax_problem(exc: yaml.YAMLError, name: str) -> Problem:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        prefix = "YAML" if isinstance(exc, ConstructorError) else "YAML syntax"
+        message = f"{prefix}: {exc.problem or exc}"
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            message += f" ({exc.context} started on line {exc.context_mark.line + 1})"
+        return Problem(name, line, message)
+    return Problem(name, 1, f"YAML: {exc}")
+
+
+def load(path: Path, name: str, loader: type | None = None) -> tuple[YamlDoc | None, list[Problem]]:
+    """Parse one YAML file; on a syntax error return no document and one problem with its line.
+
+    `loader` is FastLoader (LibYAML where available) unless given; tests pass PureLoader.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(name, 1, f"cannot read file: {exc}")]
+    loader = loader or FastLoader
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        value = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        message = f"YAML syntax: {exc.problem or exc}"
-        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
-            message += f" ({exc.context} started on line {exc.context_mark.line + 1})"
-        return None, [Problem(name, line, message)]
+        node, value, duplicates = _parse(text, loader, name)
     except yaml.YAMLError as exc:
-        return None, [Problem(name, 1, f"YAML: {exc}")]
-    return YamlDoc(name, value, node), _duplicate_keys(node, name)
+        if loader is not PureLoader:
+            try:  # word the message as the pure-Python loader does, whichever loader found it
+                _parse(text, PureLoader, name)
+            except yaml.YAMLError as pure_exc:
+                exc = pure_exc
+            except RecursionError:
+                pass
+        return None, [_syntax_problem(exc, name)]
+    except RecursionError:
+        return None, [Problem(name, 1, "YAML: the file is nested too deeply to read")]
+    return YamlDoc(name, value, node), duplicates

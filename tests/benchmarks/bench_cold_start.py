@@ -1,0 +1,74 @@
+"""Benchmark cold start: `img-advisor ask "what is an observership"` against `python -c "import rapidfuzz"`.
+
+Each command runs --runs times as a fresh process, interleaved; the medians and their
+ratio to the baseline are printed. `img-advisor ask` runs twice over: with the knowledge
+cache (bot/knowledge/cache.py, in a temporary directory, filled by a first run: what
+every start after the first sees) and with `IMG_ADVISOR_KB_CACHE=off`. The baseline is the least any Python program that matches with
+rapidfuzz pays to start, measured on the same machine in the same run, so the ratio
+travels between machines better than seconds do.
+
+Run:  python tests/benchmarks/bench_cold_start.py [--runs 15]
+Another checkout (for a before/after comparison):
+      PYTHONPATH=/path/to/checkout python tests/benchmarks/bench_cold_start.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+QUESTION = "what is an observership"
+
+
+def ask_command() -> list[str]:
+    script = Path(sys.executable).with_name("img-advisor")
+    if script.exists():
+        return [str(script), "ask", QUESTION]
+    found = shutil.which("img-advisor")
+    if found:
+        return [found, "ask", QUESTION]
+    return [sys.executable, "-c", "import sys; from adapters.cli import main; sys.exit(main(sys.argv[1:]))",
+            "ask", QUESTION]
+
+
+def once(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr.decode(errors='replace')}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    cache = tempfile.TemporaryDirectory(prefix="bench-cold-cache-")
+    runs = {
+        "img-advisor ask (cache)": (ask_command(), {**os.environ, "IMG_ADVISOR_KB_CACHE": cache.name}),
+        "img-advisor ask (no cache)": (ask_command(), {**os.environ, "IMG_ADVISOR_KB_CACHE": "off"}),
+        "python -c 'import rapidfuzz'": ([sys.executable, "-c", "import rapidfuzz"], dict(os.environ)),
+    }
+    with cache:
+        for command, env in runs.values():  # warm the OS file cache, bytecode caches and the knowledge cache
+            once(command, env)
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        for _ in range(args.runs):
+            for name, (command, env) in runs.items():
+                times[name].append(once(command, env))
+    medians = {name: statistics.median(samples) for name, samples in times.items()}
+    baseline = medians["python -c 'import rapidfuzz'"]
+    for name, median in medians.items():
+        print(f"{name:30} median {median * 1000:7.1f} ms  (min {min(times[name]) * 1000:.1f}, "
+              f"max {max(times[name]) * 1000:.1f}, {args.runs} runs)  ratio {median / baseline:5.1f}x")
+
+if __name__ == "__main__":
+    main()
