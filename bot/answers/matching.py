@@ -93,9 +93,15 @@ class Matcher:
         self.idf = {s: math.log((n + 1) / (len(ids) + 0.5)) for s, ids in postings.items()}
         self._unknown_idf = math.log((n + 1) / 0.5)
         self._vocabulary = [s for s in self.idf if len(s) >= MIN_TYPO_LENGTH]
-        self._by_entry: dict[int, list[tuple[frozenset[str], str, float]]] = defaultdict(list)
+        # per entry: its phrasings (sorted text, weight) and, per stem, which of them contain it
+        self._by_entry: dict[int, list[tuple[str, float]]] = defaultdict(list)
+        self._stem_phrasings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for e_index, p_set in phrasings:
-            self._by_entry[e_index].append((p_set, " ".join(sorted(p_set)), sum(self.idf[x] for x in p_set)))
+            own = self._by_entry[e_index]
+            for stem_ in p_set:
+                self._stem_phrasings[e_index][stem_].append(len(own))
+            own.append((" ".join(sorted(p_set)), sum(self.idf[x] for x in p_set)))
+        self._stem_phrasings = {e: dict(stems) for e, stems in self._stem_phrasings.items()}
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
 
     def stems(self, text: str, repair: bool = True, normalized: bool = False) -> list[str]:
@@ -142,13 +148,19 @@ class Matcher:
             answer_only = self._answer_only[e_index]
             in_answer = sum(w for s, w in q_items if s in answer_only)
             coverage = (in_questions + W_ANSWER_WORDS * in_answer) / q_weight
-            best_close, best_phrase = 0.0, ""
-            for p_set, p_sorted, p_weight in self._by_entry[e_index]:
-                shared = sum(w for s, w in q_items if s in p_set)
-                if shared:
-                    close = 2 * shared / (q_weight + p_weight)
-                    if close > best_close:
-                        best_close, best_phrase = close, p_sorted
+            # shared weight per phrasing, accumulated only over the stems each phrasing holds
+            shared: dict[int, float] = defaultdict(float)
+            by_stem = self._stem_phrasings.get(e_index, {})
+            for s, w in q_items:
+                for p_index in by_stem.get(s, ()):
+                    shared[p_index] += w
+            own = self._by_entry[e_index]
+            best_close, best_phrase, best_index = 0.0, "", len(own)
+            for p_index, weight in shared.items():
+                p_sorted, p_weight = own[p_index]
+                close = 2 * weight / (q_weight + p_weight)
+                if close > best_close or (close == best_close and p_index < best_index):
+                    best_close, best_phrase, best_index = close, p_sorted, p_index
             ratio = fuzz.ratio(q_sorted, best_phrase) / 100 if best_phrase else 0.0
             scored.append((W_COVERAGE * coverage + W_CLOSENESS * best_close + W_FUZZ * ratio, self.entry_ids[e_index]))
         scored.sort(key=lambda c: (-c[0], c[1]))
