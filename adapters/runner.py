@@ -16,6 +16,7 @@ from typing import Protocol
 
 from bot.advisor import Advisor
 from bot.config import Settings
+from bot.database import is_store_fault
 from bot.reminders.scheduler import Notifier, Scheduler
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,19 @@ HEARTBEAT_SECONDS = 30
 
 
 async def _heartbeat(advisor: Advisor, platforms: list[str]) -> None:
-    """Record that the process is alive, for `img-advisor health --require-running`."""
+    """Record that the process is alive, for `img-advisor health --require-running` (a store fault skips a beat)."""
     while True:
-        advisor.database.set_meta("heartbeat", json.dumps({"at": time.time(), "platforms": platforms}))
+        _set_meta(advisor, "heartbeat", json.dumps({"at": time.time(), "platforms": platforms}))
         await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+def _set_meta(advisor: Advisor, key: str, value: str) -> None:
+    try:
+        advisor.database.set_meta(key, value)
+    except Exception as exc:  # noqa: BLE001 - a store fault must not stop the process
+        if not is_store_fault(exc):
+            raise
+        advisor.database.status.failed(exc, f"writing the {key}")
 
 
 def build_adapters(advisor: Advisor, settings: Settings) -> dict[str, PlatformAdapter]:
@@ -89,7 +99,7 @@ async def serve(advisor: Advisor, adapters: dict[str, PlatformAdapter], stop: as
         await deliveries
         heartbeat.cancel()
         waiter.cancel()
-        advisor.database.set_meta("heartbeat", "stopped")
+        _set_meta(advisor, "heartbeat", "stopped")
     finally:
         for adapter in reversed(started):
             try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from bot.answers.faq import FaqService
 from bot.answers.service import AnswerService
 from bot.answers.store import AnswerStore
-from bot.database import Database
+from bot.database import Database, is_store_fault
 from bot.events import Button, Incoming, Outcome, Reply, button_rows
 from bot.groups.quiet import quiet_until
 from bot.groups.settings import SettingsService
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 2000
 """Longer messages get a polite "too long" instead of an answer."""
+
+STORE_APOLOGY = ("Sorry, I couldn't save or look that up just now: my storage is having trouble. "
+                 "Please try again in a few minutes.")
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\S+)?(?:\s+(.*))?$", re.DOTALL)
 
@@ -154,8 +157,12 @@ class Advisor:
                 return [Reply("You're sending messages faster than I can answer well. Please wait a minute, "
                               "then ask again.", private=not event.is_private, notice=event.action is not None)]
             return await self._route(event)
-        except Exception:
-            log.exception("handler failed for %s event in chat %s", event.platform, event.chat_id)
+        except Exception as exc:
+            if is_store_fault(exc):  # locked, full, read-only: logged once per spell, not per message
+                self.database.status.failed(exc, f"handling a {event.platform} event")
+                pressed = event.action is not None  # a button: a transient notice, only to the presser
+                return [Reply(STORE_APOLOGY, private=pressed and not event.is_private, notice=pressed)]
+            log.exception("handler failed for a %s event", event.platform)  # no chat or user id
             return [Reply("Sorry, something went wrong on my side. Please try again in a moment.")]
 
     @staticmethod

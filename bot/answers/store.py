@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from bot.database import MIGRATIONS, Database
+from bot.database import MIGRATIONS, Database, best_effort
 
 
 @MIGRATIONS(name="m004_answers")
@@ -60,6 +60,7 @@ class AnswerStore:
         return [(r[0], r[1], r[2]) for r in self.db.execute(
             "select entry_id, sum(vote = 1), sum(vote = 0) from feedback group by entry_id")]
 
+    @best_effort
     def record_miss(self, platform: str, question: str, reason: str, nearest: str | None, score: float | None,
                     at: float) -> None:
         """Keep a question the bot could not answer well; no user or chat id is stored."""

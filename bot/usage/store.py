@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlite_utils
 
-from bot.database import MIGRATIONS, Database
+from bot.database import MIGRATIONS, Database, best_effort, is_store_fault
 
 SEEN_EVERY = 600.0
 COUNTS_EVERY = 100
@@ -59,6 +59,7 @@ class UsageStore:
             "questions_answered": one("select sum(count) from counters where name = 'questions answered'"),
         }
 
+    @best_effort
     def seen(self, platform: str, user_id: str, chat_id: str, at: float) -> None:
         """Count a user and a chat as active (pseudonymously), for `img-advisor stats`.
 
@@ -96,8 +97,15 @@ class UsageStore:
         if not self._counts:
             return
         counts, self._counts, self._unwritten = self._counts, {}, 0
-        with self.database.write():
-            for (day, platform, name), added in counts.items():
-                self.db.execute("insert into counters (day, platform, name, count) values (?, ?, ?, ?) "
-                                "on conflict(day, platform, name) do update set count = count + excluded.count",
-                                [day, platform, name, added])
+        try:
+            with self.database.write():
+                for (day, platform, name), added in counts.items():
+                    self.db.execute("insert into counters (day, platform, name, count) values (?, ?, ?, ?) "
+                                    "on conflict(day, platform, name) do update set count = count + excluded.count",
+                                    [day, platform, name, added])
+        except Exception as exc:
+            if not is_store_fault(exc):
+                raise
+            for key, added in counts.items():  # keep them for the next try (a few keys: day, platform, name)
+                self._counts[key] = self._counts.get(key, 0) + added
+            self.database.status.failed(exc, "saving usage counts")
