@@ -47,6 +47,11 @@ _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\S+)?(?:\s+(.*))?$", re.DOTALL
 
 Handler = Callable[[Incoming, str], Awaitable[list[Reply]]]
 
+_ACTION = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+"""Every payload the bot makes (ids are ASCII slugs, tokens URL-safe): anything else is refused unread."""
+ADMIN_ACTIONS = ("set", "del")
+"""Buttons whose effect depends on the presser being a chat admin (settings; removing others' answers)."""
+
 
 @dataclass(frozen=True)
 class Command:
@@ -58,6 +63,7 @@ class Command:
     handler: Handler
     admin_only: bool = False
     owner_only: bool = False
+    checks_admin: bool = False  # the answer depends on whether the sender is a chat admin (not only admin_only)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[@-Z\\-_]")
@@ -112,7 +118,7 @@ class Advisor:
             Command("quiz", "[NAME]", "Eligibility quizzes that end in a personal plan", self.quiz.command),
             Command("results", "", "Your last quiz results", self.quiz.results),
             Command("remind", "WHEN WHAT", "Set a reminder, e.g. /remind tomorrow 9am book OET",
-                    self.reminders.remind),
+                    self.reminders.remind, checks_admin=True),
             Command("reminders", "", "Your reminders, with cancel buttons", self.reminders.list_reminders),
             Command("timezone", "ZONE", "Set your time zone: a city, a zone or UTC+5:30", self.reminders.timezone),
             Command("deadlines", "", "Upcoming Match dates, with reminders", self.reminders.deadlines_list),
@@ -149,7 +155,8 @@ class Advisor:
                 log.info("%s %s/%s: %r", event.platform, event.chat_id, event.user_id, event.action or event.text)
             if not self._for_me(event):
                 return await self._route(event)
-            self.usage.seen(event.platform, event.user_id, event.chat_id, self.clock.now().timestamp())
+            self.usage.seen(event.platform, event.user_id, event.chat_id, self.clock.now().timestamp(),
+                            private=event.is_private)
             verdict = self.throttle.check(event)
             if verdict == "drop":
                 return []
@@ -216,8 +223,27 @@ class Advisor:
         args = (match.group(2) or "").strip() if match else ""
         return await command.handler(event, args)
 
+    def needs_admin(self, text: str = "", action: str | None = None) -> bool:
+        """Whether the answer to this message or button depends on the sender being a chat admin.
+
+        Adapters check admin status fresh from the platform for these (a demoted admin
+        loses the power at once) and need not ask for anything else.
+        """
+        if action is not None:
+            return action.partition(":")[0] in ADMIN_ACTIONS
+        match = _COMMAND.match(clean_text(text))
+        command = self.commands.get(match.group(1).lower()) if match else None
+        return command is not None and (command.admin_only or command.checks_admin)
+
     async def _press(self, event: Incoming) -> list[Reply]:
-        """A button: `kind:value`, handed to the part of the bot that made it."""
+        """A button: `kind:value`, handed to the part of the bot that made it.
+
+        A payload is a claim, not a credential: each handler decides from the presser's
+        identity and stored state. Anything that is not a payload this bot makes gets a
+        short refusal (a notice, only to the presser, in a group).
+        """
+        if not _ACTION.fullmatch(event.action or ""):
+            return self._refuse_button(event)
         kind, _, value = (event.action or "").partition(":")
         parts = value.split(":")
         handlers: dict[str, Callable[[], Awaitable[list[Reply] | None]]] = {
@@ -237,6 +263,11 @@ class Advisor:
         replies = await handler() if handler and (value or kind == "topics") else None
         if replies is not None:
             return replies
+        return self._refuse_button(event)
+
+    def _refuse_button(self, event: Incoming) -> list[Reply]:
+        if not event.is_private:
+            return [Reply("That button doesn't work (any more).", private=True, notice=True)]
         return [Reply("That button no longer works (the bot was updated). Here is where to start again:",
                       self.faq.topics_reply().buttons)]
 
@@ -289,7 +320,7 @@ class Advisor:
     async def _mydata(self, event: Incoming, args: str) -> list[Reply]:
         lines = [bold("What I store about you"), *self.database.describe_user(event.platform, event.user_id), "",
                  "Not stored: your messages, your name, or which chats you are in. Unanswered questions are kept "
-                 "without any name or id. Use /forget to delete everything above."]
+                 "without any name or id, under a one-way code. Use /forget to delete everything above."]
         return [Reply("\n".join(lines),
                       button_rows([Button("Delete all of it", "forget:ask")]), private=True)]
 
@@ -321,7 +352,7 @@ class Advisor:
         data = self.database.user_data(event.platform, event.user_id)
         summary = (f"{data['reminders']} reminder(s), {data['quiz_results']} quiz result(s), "
                    f"{data['quiz_in_progress']} quiz in progress, {data['votes']} vote(s), "
-                   f"time zone: {data['timezone'] or 'not set'}")
+                   f"{data['questions_kept']} question(s) kept, time zone: {data['timezone'] or 'not set'}")
         buttons = button_rows([Button("Yes, delete everything", "forget:yes"), Button("No, keep it", "forget:no")])
         return [Reply(f"This deletes everything I store about you, in every chat: {escape(summary)}. "
                       "It can't be undone. Are you sure?", buttons, private=True)]
@@ -330,6 +361,7 @@ class Advisor:
         if answer != "yes":
             return [Reply("Nothing was deleted.", private=True, replace=True)]
         self.database.forget_user(event.platform, event.user_id)
+        self.answers.forget(event.platform, event.user_id)  # and what memory holds
         self.reminders.notify_changed()
         return [Reply("Done: everything I stored about you is deleted.", private=True, replace=True)]
 
