@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import advisor as advisor_module
 from bot.advisor import Advisor
 from bot.database import Database
 from bot.events import Incoming
@@ -120,9 +121,12 @@ step = st.tuples(
 
 
 @pytest.fixture
-def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+def small_limits(monkeypatch: pytest.MonkeyPatch, kb: KnowledgeBase) -> None:
+    """Low limits (so examples reach them), and one matcher shared by every example (it holds no user state)."""
     monkeypatch.setattr(reminder_service, "MAX_PER_USER", MAX_PER_USER)
     monkeypatch.setattr(reminder_service, "MAX_PER_GROUP", MAX_PER_GROUP)
+    shared = advisor_module.FaqService(kb)
+    monkeypatch.setattr(advisor_module, "FaqService", lambda _kb: shared)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -114,3 +114,20 @@ async def test_the_handler_error_log_names_no_chat_or_user(advisor: Advisor, mon
     with caplog.at_level(logging.ERROR):
         await advisor.handle(Incoming("telegram", "123456789", "123456789", "Amina", True, "observership fees"))
     assert "handler failed" in caplog.text and "123456789" not in caplog.text
+
+
+async def test_every_topic_is_browsable_in_pages_that_fit_discords_25_buttons(advisor: Advisor) -> None:
+    for topic_id in advisor.faq.kb.topics:
+        reached, action = set(), f"topic:{topic_id}"
+        for _ in range(20):
+            reply = (await advisor.handle(private(action=action)))[0]
+            actions = [b.action for row in reply.buttons for b in row]
+            assert len(actions) <= 25
+            reached |= {a[4:] for a in actions if a.startswith("faq:")}
+            more = [a for a in actions if a.startswith(f"topic:{topic_id}:") and int(a.rsplit(":", 1)[1]) > (
+                int(action.rsplit(":", 1)[1]) if action.count(":") == 2 else 1)]
+            if not more:
+                break
+            action = more[0]
+        assert reached == {e.id for e in advisor.faq.kb.entries_in(topic_id)}, topic_id
+    assert "no longer works" in (await advisor.handle(private(action="topic:match:99")))[0].text

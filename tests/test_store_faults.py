@@ -222,3 +222,21 @@ def test_the_store_status_logs_once_per_spell(caplog: pytest.LogCaptureFixture) 
         status.succeeded()
         status.succeeded()
     assert caplog.text.count("store busy") == 1 and caplog.text.count("store recovered after 500") == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes read-only files anyway")
+def test_a_read_only_database_at_start_is_one_clear_line_and_health_reports_it(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    db = folder / "bot.db"
+    Database.open(db).close()
+    db.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        done = cli("run", db=db, TELEGRAM_BOT_TOKEN="123456:TEST-TOKEN", DISCORD_BOT_TOKEN="")
+        assert done.returncode == 78 and "read-only" in done.stderr and "Traceback" not in done.stderr
+        report = json.loads(cli("health", db=db).stdout)
+        assert report["status"] == "unhealthy" and "read-only" in report["database"]
+    finally:
+        folder.chmod(0o755)
+        db.chmod(0o644)

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from rapidfuzz import fuzz, process
 
 from bot.answers.normalize import normalize
+from bot.knowledge.currency import calendar_problems, entry_problems
 from bot.knowledge.models import Deadline, Entry, SmallTalk, Text, Topic
 from bot.knowledge.yamlsource import KnowledgeError, Problem, YamlDoc, load
 from bot.quizzes.model import Option, Outcome, Question, Quiz, check_quiz
@@ -192,7 +193,7 @@ def check_knowledge(directory: Path, today: dt.date | None = None) -> tuple[Know
         smalltalk = _validate(doc, TypeAdapter(SmallTalk), problems)
 
     deadlines: dict[str, Deadline] = {}
-    doc = _load_doc(directory, "deadlines.yaml", problems)
+    doc = deadlines_doc = _load_doc(directory, "deadlines.yaml", problems)
     if doc is not None:
         for index, deadline in enumerate(_validate(doc, _DEADLINES, problems) or []):
             if deadline.id in deadlines:
@@ -219,6 +220,7 @@ def check_knowledge(directory: Path, today: dt.date | None = None) -> tuple[Know
             elif isinstance(raw, dict) and isinstance(raw.get("id"), str):
                 broken_ids.add(raw["id"])
     _check_entries(loaded, topics, today, problems, broken_ids)
+    problems.extend(entry_problems(loaded, today) + calendar_problems(deadlines, deadlines_doc, today))
     for topic_id in topics:
         if not any(e.topic == topic_id for e, _, _ in loaded):
             problems.append(Problem("topics.yaml", topic_lines[topic_id], f"topic {topic_id!r} has no entries", "warning"))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from bot.database import MIGRATIONS, Database
+from bot.events import THREAD_MARK, split_thread
 from bot.markup import escape
 from bot.reminders.when import format_local
 
@@ -168,14 +169,16 @@ class ReminderStore:
             "platform = ? and owner_id = ? and status in (?, ?)", [platform, owner_id, *ACTIVE], order_by="due_at")]
 
     def count_active(self, platform: str, *, owner_id: str | None = None, group_chat_id: str | None = None) -> int:
-        """Active reminders of one user, or those posting to one group chat."""
+        """Active reminders of one user, or those posting to one group chat (in any of its threads)."""
         if owner_id is not None:
-            where, arg = "owner_id = ?", owner_id
+            where, args = "owner_id = ?", [owner_id]
         else:
-            where, arg = "chat_id = ? and dm = 0", group_chat_id
+            chat = split_thread(group_chat_id or "")[0]
+            where, args = "(chat_id = ? or substr(chat_id, 1, ?) = ?) and dm = 0", [chat, len(chat) + 1,
+                                                                                  chat + THREAD_MARK]
         return int(self.db.execute(
             f"select count(*) from reminders where platform = ? and {where} and status in (?, ?)",
-            [platform, arg, *ACTIVE]).fetchone()[0])
+            [platform, *args, *ACTIVE]).fetchone()[0])
 
     def cancel_reminder(self, reminder_id: int, platform: str, owner_id: str) -> bool:
         """Cancel one of the user's active reminders; False if it is not theirs or not active."""
