@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from contextlib import closing
@@ -27,12 +28,17 @@ import bot
 from adapters.logs import setup_logging
 from bot.advisor import Advisor
 from bot.config import Settings, SettingsError
-from bot.database import Database, schema_version
+from bot.database import Database, describe_fault, is_store_fault, schema_version
 from bot.knowledge import check_knowledge, load_knowledge
 from bot.knowledge.yamlsource import KnowledgeError
 from bot.markup import to_plain
+from bot.reminders.scheduler import LEASE as REMINDER_LEASE
 
 log = logging.getLogger("img_advisor")
+
+EXIT_DATABASE = 78
+"""Exit status when the database cannot be used at start (EX_CONFIG): a supervisor should not
+restart into the same error (the systemd unit sets RestartPreventExitStatus=78)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,6 +130,17 @@ def _settings() -> Settings:
         raise SystemExit(f"img-advisor: {exc}") from None
 
 
+def _open_database(path: Path) -> Database:
+    """Open the database, or stop with one clear line (damaged, read-only, unreadable: no traceback)."""
+    try:
+        return Database.open(path)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        reason = describe_fault(exc)[0] if is_store_fault(exc) else str(exc)
+        print(f"img-advisor: cannot use the database at {path}: {reason}. Fix or free it, or point "
+              "IMG_ADVISOR_DB at another file (restore a backup: see README).", file=sys.stderr)
+        raise SystemExit(EXIT_DATABASE) from None
+
+
 def _advisor(settings: Settings, store: Database | None = None, owners: frozenset[str] = frozenset(),
              flood_limits: bool = True) -> Advisor:
     from bot.config import bundled_knowledge_dir
@@ -135,7 +152,7 @@ def _advisor(settings: Settings, store: Database | None = None, owners: frozense
     except KnowledgeError as exc:
         raise SystemExit(f"img-advisor: the knowledge base has errors:\n{exc}\n"
                          "Run `img-advisor kb check` for details.") from None
-    return Advisor(kb, store or Database.open(settings.db_path), limits=settings.limits,
+    return Advisor(kb, store or _open_database(settings.db_path), limits=settings.limits,
                    owners=settings.owners | owners, log_text=settings.log_text, knowledge_dir=settings.knowledge_dir,
                    flood_limits=flood_limits)
 
@@ -197,7 +214,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from adapters.console import run_console
 
     settings = _settings()
-    with closing(Database.open(settings.db_path)) as store:
+    with closing(_open_database(settings.db_path)) as store:
         # the person at the terminal runs the bot: they may reload its knowledge, and they are one local
         # user, so the flood limits that protect groups do not apply (piped questions all get answers)
         advisor = _advisor(settings, store, owners=frozenset({"console:console-user"}), flood_limits=False)
@@ -213,7 +230,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("No platform token set (TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN): starting the console.\n"
               "Set a token in the environment to run on Telegram or Discord; see README.", file=sys.stderr)
         return _cmd_chat(args)
-    with closing(Database.open(settings.db_path)) as store:
+    with closing(_open_database(settings.db_path)) as store:
         advisor = _advisor(settings, store)
         asyncio.run(serve(advisor, build_adapters(advisor, settings)))
     return 0
@@ -250,7 +267,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return _report_html(settings, args.dir)
     if not settings.db_path.exists():
         raise SystemExit(f"img-advisor: no database at {settings.db_path} (set IMG_ADVISOR_DB)")
-    with closing(Database.open(settings.db_path)) as store:
+    with closing(_open_database(settings.db_path)) as store:
         faq = FaqService(load_knowledge(settings.knowledge_dir))
         as_csv = args.csv is not None
         answers = AnswerStore(store)
@@ -288,7 +305,7 @@ def _report_html(settings: Settings, directory: Path | None) -> int:
     advisor = _advisor(settings, Database.in_memory())
     clusters, feedback = [], []
     if settings.db_path.exists():
-        with closing(Database.open(settings.db_path)) as store:
+        with closing(_open_database(settings.db_path)) as store:
             answers = AnswerStore(store)
             clusters, feedback = cluster_misses(answers, advisor.faq), answers.feedback_by_entry()
     graded, name = None, ""
@@ -305,7 +322,7 @@ def _report_html(settings: Settings, directory: Path | None) -> int:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
-    with closing(Database.open(_settings().db_path)) as store:
+    with closing(_open_database(_settings().db_path)) as store:
         print(json.dumps(_stats(store), indent=2))
     return 0
 
@@ -316,14 +333,20 @@ def _cmd_health(args: argparse.Namespace) -> int:
     settings = _settings()
     report: dict[str, object] = {}
     ok = True
+    beat = lease = None
     try:
-        store = Database.open(settings.db_path)
-        report["database"] = f"ok (schema {store.schema_version} of {schema_version()})"
-        ok &= store.schema_version == schema_version()
-        beat = store.meta("heartbeat")
-        store.close()
+        with closing(Database.open(settings.db_path)) as store:
+            problem = store.probe()  # damaged, read-only, full or locked: a lasting fault shows here
+            if problem:
+                report["database"], ok = f"error: {problem}", False
+            else:
+                report["database"] = f"ok (schema {store.schema_version} of {schema_version()})"
+                ok &= store.schema_version == schema_version()
+            beat = store.meta("heartbeat")
+            lease = store.lease(REMINDER_LEASE)
     except Exception as exc:  # noqa: BLE001 - health reports any failure
-        report["database"], beat, ok = f"error: {exc}", None, False
+        reason = describe_fault(exc)[0] if is_store_fault(exc) else str(exc)
+        report["database"], ok = f"error: {reason}", False
     kb, problems = check_knowledge(settings.knowledge_dir)
     report["knowledge"] = f"ok ({len(kb.entries)} entries)" if kb else f"{sum(p.severity == 'error' for p in problems)} errors"
     ok &= kb is not None
@@ -338,6 +361,9 @@ def _cmd_health(args: argparse.Namespace) -> int:
     else:
         report["running"] = "not running" if beat == "stopped" else "no heartbeat yet"
         ok &= not args.require_running
+    if lease is not None:
+        state = "expired" if lease.expires < time.time() else f"renewed until {lease.expires - time.time():.0f} s from now"
+        report["reminders"] = f"delivered by {lease.describe()} (lease {state})"
     report["status"] = "ok" if ok else "unhealthy"
     print(json.dumps(report, indent=2))
     return 0 if ok else 1
@@ -354,7 +380,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     settings = _settings()
     if not settings.db_path.exists():
         raise SystemExit(f"img-advisor: no database at {settings.db_path}")
-    with closing(Database.open(settings.db_path)) as store:
+    with closing(_open_database(settings.db_path)) as store:
         store.backup(args.file)
     print(f"backed up {settings.db_path} to {args.file}")
     return 0

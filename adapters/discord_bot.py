@@ -25,7 +25,7 @@ from discord import app_commands
 
 from bot.advisor import Advisor
 from bot.events import Button, ChatRef, Incoming, Reply
-from bot.markup import parse, split
+from bot.markup import escape, parse, split
 from bot.reminders.scheduler import Delivery
 from bot.reminders.timezones import suggest
 
@@ -57,11 +57,31 @@ MESSAGE_CONTENT_HELP = ("enable Message Content Intent in the Discord Developer 
                         "Privileged Gateway Intents) and restart")
 
 
+_URL = re.compile(r"https?://[^\s<]+[^<.,:;\"'\]\s]")
+_INLINE = re.compile(r"([\\*_~`|\[\]])")
+_LINE_START = re.compile(r"^(\s*)([>#-])", re.MULTILINE)
+
+
+def escape_markdown(text: str) -> str:
+    """Every Discord markdown character escaped one by one, URLs left whole.
+
+    (discord.py's `escape_markdown` escapes only the first bracket of anything that looks
+    like a masked link, leaving `**bold**` after it live.)
+    """
+    out, pos = [], 0
+    for url in _URL.finditer(text):
+        out.append(_INLINE.sub(r"\\\1", text[pos:url.start()]))
+        out.append(url.group(0))
+        pos = url.end()
+    out.append(_INLINE.sub(r"\\\1", text[pos:]))
+    return _LINE_START.sub(r"\1\\\2", "".join(out))
+
+
 def render_markdown(markup: str) -> str:
     """The core's markup as Discord markdown, with every piece of text escaped."""
     out = []
     for seg in parse(markup):
-        text = discord.utils.escape_markdown(seg.text)
+        text = escape_markdown(seg.text)
         if seg.kind == "bold":
             out.append(f"**{text}**")
         elif seg.kind == "link":
@@ -365,12 +385,14 @@ class DiscordAdapter:
             if event is None:
                 return
             replies = await self.advisor.handle(event)
+            told = False  # the "DMs closed" notice goes out once, however many private replies failed
             answer_to = message if not event.is_private else None
             for reply in replies:
                 if reply.private and not event.is_private:
-                    if not await self._send_dm(message.author, reply):
+                    if not await self._send_dm(message.author, reply) and not told:
+                        told = True
                         await self._send(message.channel, Reply(
-                            f"{message.author.display_name}, I couldn't send you a private message: your DMs are "
+                            f"{escape(message.author.display_name)}, I couldn't send you a private message: your DMs are "
                             "closed. Allow direct messages from server members (Privacy Settings), or use the "
                             "slash command, which answers privately."))
                     continue

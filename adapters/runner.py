@@ -24,6 +24,7 @@ from typing import Protocol
 
 from bot.advisor import Advisor
 from bot.config import Settings
+from bot.database import is_store_fault
 from bot.events import ChatRef, Reply
 from bot.reminders.scheduler import Delivery, Notifier, Scheduler
 
@@ -161,8 +162,18 @@ async def _heartbeat(advisor: Advisor, board: PlatformBoard) -> None:
 
 
 def _beat(advisor: Advisor, board: PlatformBoard) -> None:
-    advisor.database.set_meta("heartbeat", json.dumps(
+    _set_meta(advisor, "heartbeat", json.dumps(
         {"at": time.time(), "platforms": sorted(board.states), "state": board.as_dict()}))
+
+
+def _set_meta(advisor: Advisor, key: str, value: str) -> None:
+    """Write process metadata; a store fault (locked, full) skips it, noted once, never stops the process."""
+    try:
+        advisor.database.set_meta(key, value)
+    except Exception as exc:  # noqa: BLE001
+        if not is_store_fault(exc):
+            raise
+        advisor.database.status.failed(exc, f"writing the {key}")
 
 
 def build_adapters(advisor: Advisor, settings: Settings) -> dict[str, PlatformAdapter]:
@@ -236,7 +247,7 @@ async def serve(advisor: Advisor, adapters: dict[str, PlatformAdapter], stop: as
                 await adapter.stop()
             except Exception:  # noqa: BLE001 - one adapter failing to stop must not keep the others running
                 log.exception("%s adapter failed to stop cleanly", name)
-        advisor.database.set_meta("heartbeat", "stopped")
+        _set_meta(advisor, "heartbeat", "stopped")
         for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
             try:
                 loop.remove_signal_handler(sig)

@@ -15,7 +15,6 @@ import datetime as dt
 import html
 import logging
 import os
-import time
 import weakref
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
@@ -63,14 +62,13 @@ from telegram.ext import (
 
 from bot.advisor import Advisor
 from bot.events import ChatRef, Incoming, Reply, split_thread
-from bot.markup import parse, split
+from bot.markup import escape, parse, split
 from bot.reminders.scheduler import Delivery
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 MAX_MESSAGE = 4096
-ADMIN_CACHE_SECONDS = 300
 CONCURRENT_UPDATES = 64
 CONNECTIONS = 8
 GROUP_COMMANDS = ("ask", "topics", "quiz", "deadlines", "remind", "help")
@@ -101,6 +99,14 @@ def keyboard(reply: Reply, bot_username: str | None) -> InlineKeyboardMarkup | N
     if reply.start_payload and bot_username:
         rows.append([InlineKeyboardButton("Open private chat", url=f"https://t.me/{bot_username}?start={reply.start_payload}")])
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _on_keyboard(message: Message, action: str) -> bool:
+    """Whether `action` is the callback data of a button on `message` (Telegram does not check it)."""
+    markup = message.reply_markup
+    if markup is None:
+        return False
+    return any(button.callback_data == action for row in markup.inline_keyboard for button in row)
 
 
 def _without(text: str, entities: Iterable[MessageEntity]) -> str:
@@ -150,8 +156,6 @@ class TelegramAdapter:
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & (filters.TEXT | filters.CAPTION),
                                             self._on_message))
         self.app.add_error_handler(self._on_error)
-        self._admins: dict[tuple[int, int], tuple[bool, float]] = {}
-        self.admin_cache_seconds = ADMIN_CACHE_SECONDS
         self.ack_grace = ACK_GRACE
         self.handled: list[Callable[[], None]] = []  # observers: called after each update is handled
         self._stopped = asyncio.Event()
@@ -287,23 +291,21 @@ class TelegramAdapter:
                             is_private=False, text=text, addressed=addressed, is_admin=True,
                             thread_id=str(thread) if thread else None)
         assert user is not None
-        is_admin = private or (command and await self._is_admin(chat.id, user.id))
+        # asked fresh from Telegram whenever the answer depends on it: a demoted admin loses the power at once
+        is_admin = private or (command and self.advisor.needs_admin(text=text)
+                               and await self._is_admin(chat.id, user.id))
         return Incoming(platform=PLATFORM, chat_id=str(chat.id), user_id=str(user.id),
                         user_name=user.first_name or "", is_private=private, text=text,
                         addressed=addressed, is_admin=is_admin, thread_id=str(thread) if thread else None)
 
     async def _is_admin(self, chat_id: int, user_id: int) -> bool:
-        cached = self._admins.get((chat_id, user_id))
-        if cached and time.monotonic() - cached[1] < self.admin_cache_seconds:
-            return cached[0]
+        """Whether the user is an admin of the chat now (never cached: asked only when it matters)."""
         try:
             member = await self.app.bot.get_chat_member(chat_id, user_id)
-            admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
         except TelegramError as exc:
             log.warning("could not check admin status: %s", exc)
-            admin = False
-        self._admins[(chat_id, user_id)] = (admin, time.monotonic())
-        return admin
+            return False
+        return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
     # handlers
 
@@ -343,10 +345,17 @@ class TelegramAdapter:
             chat_id = chat.id if chat else query.from_user.id
             thread = _topic(message)
             async with self._lock(chat_id):
+                action = query.data or ""
+                if message is not None and not _on_keyboard(message, action):
+                    # a client may send any callback data: only a button that is on the pressed message counts
+                    if not notice.done():
+                        notice.set_result("That button doesn't work.")
+                    return
                 event = Incoming(platform=PLATFORM, chat_id=str(chat_id), user_id=str(query.from_user.id),
                                  user_name=query.from_user.first_name or "", is_private=private,
-                                 action=query.data or "", addressed=True,
-                                 is_admin=private or await self._is_admin(chat_id, query.from_user.id),
+                                 action=action, addressed=True,
+                                 is_admin=private or (self.advisor.needs_admin(action=action)
+                                                      and await self._is_admin(chat_id, query.from_user.id)),
                                  thread_id=str(thread) if thread else None)
                 replies = await self.advisor.handle(event)
                 shown = next((r for r in replies if r.notice), None)
@@ -477,7 +486,7 @@ class TelegramAdapter:
     async def _ask_to_start(self, event: Incoming, reply: Reply, thread: int | None) -> None:
         """The user never opened a private chat with the bot: tell them, in the group, how."""
         payload = reply.start_payload or "start"
-        note = Reply(f"{event.user_name or 'Hi'}, I can only answer that privately. Tap below to open a private "
+        note = Reply(f"{escape(event.user_name) or 'Hi'}, I can only answer that privately. Tap below to open a private "
                      "chat with me (press Start), then ask again.", start_payload=payload)
         await self._send(int(event.chat_id), note, thread)
 

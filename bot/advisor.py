@@ -21,7 +21,7 @@ from pathlib import Path
 from bot.answers.faq import FaqService
 from bot.answers.service import AnswerService
 from bot.answers.store import AnswerStore
-from bot.database import Database
+from bot.database import Database, is_store_fault
 from bot.events import Button, Incoming, Outcome, Reply, button_rows
 from bot.groups.quiet import quiet_until
 from bot.groups.settings import SettingsService
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 2000
 """Longer messages get a polite "too long" instead of an answer."""
 
+STORE_APOLOGY = ("Sorry, I couldn't save or look that up just now: my storage is having trouble. "
+                 "Please try again in a few minutes.")
 FORGET_TYPED_SECONDS = 300
 """How long a typed "yes" or "no" answers the /forget question (after that it is just text)."""
 _YES_NO = {**dict.fromkeys(("yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "confirm", "yes please", "delete",
@@ -51,6 +53,11 @@ _YES_NO = {**dict.fromkeys(("yes", "y", "yeah", "yep", "yup", "sure", "ok", "oka
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\S+)?(?:\s+(.*))?$", re.DOTALL)
 
 Handler = Callable[[Incoming, str], Awaitable[list[Reply]]]
+
+_ACTION = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+"""Every payload the bot makes (ids are ASCII slugs, tokens URL-safe): anything else is refused unread."""
+ADMIN_ACTIONS = ("set", "del")
+"""Buttons whose effect depends on the presser being a chat admin (settings; removing others' answers)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,7 @@ class Command:
     handler: Handler
     admin_only: bool = False
     owner_only: bool = False
+    checks_admin: bool = False  # the answer depends on whether the sender is a chat admin (not only admin_only)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[@-Z\\-_]")
@@ -120,7 +128,7 @@ class Advisor:
             Command("quiz", "[NAME]", "Eligibility quizzes that end in a personal plan", self.quiz.command),
             Command("results", "", "Your last quiz results", self.quiz.results),
             Command("remind", "WHEN WHAT", "Set a reminder, e.g. /remind tomorrow 9am book OET",
-                    self.reminders.remind),
+                    self.reminders.remind, checks_admin=True),
             Command("reminders", "", "Your reminders, with cancel buttons", self.reminders.list_reminders),
             Command("timezone", "ZONE", "Set your time zone: a city, a zone or UTC+5:30", self.reminders.timezone),
             Command("deadlines", "", "Upcoming Match dates, with reminders", self.reminders.deadlines_list),
@@ -157,7 +165,8 @@ class Advisor:
                 log.info("%s %s/%s: %r", event.platform, event.chat_id, event.user_id, event.action or event.text)
             if not self._for_me(event):
                 return await self._route(event)
-            self.usage.seen(event.platform, event.user_id, event.chat_id, self.clock.now().timestamp())
+            self.usage.seen(event.platform, event.user_id, event.chat_id, self.clock.now().timestamp(),
+                            private=event.is_private)
             verdict = self.throttle.check(event) if self.throttle else "ok"
             if verdict == "drop":
                 return []
@@ -165,8 +174,12 @@ class Advisor:
                 return [Reply("You're sending messages faster than I can answer well. Please wait a minute, "
                               "then ask again.", private=not event.is_private, notice=event.action is not None)]
             return await self._route(event)
-        except Exception:
-            log.exception("handler failed for %s event in chat %s", event.platform, event.chat_id)
+        except Exception as exc:
+            if is_store_fault(exc):  # locked, full, read-only: logged once per spell, not per message
+                self.database.status.failed(exc, f"handling a {event.platform} event")
+                pressed = event.action is not None  # a button: a transient notice, only to the presser
+                return [Reply(STORE_APOLOGY, private=pressed and not event.is_private, notice=pressed)]
+            log.exception("handler failed for a %s event", event.platform)  # no chat or user id
             return [Reply("Sorry, something went wrong on my side. Please try again in a moment.")]
 
     @staticmethod
@@ -231,8 +244,27 @@ class Advisor:
         args = (match.group(2) or "").strip() if match else ""
         return await command.handler(event, args)
 
+    def needs_admin(self, text: str = "", action: str | None = None) -> bool:
+        """Whether the answer to this message or button depends on the sender being a chat admin.
+
+        Adapters check admin status fresh from the platform for these (a demoted admin
+        loses the power at once) and need not ask for anything else.
+        """
+        if action is not None:
+            return action.partition(":")[0] in ADMIN_ACTIONS
+        match = _COMMAND.match(clean_text(text))
+        command = self.commands.get(match.group(1).lower()) if match else None
+        return command is not None and (command.admin_only or command.checks_admin)
+
     async def _press(self, event: Incoming) -> list[Reply]:
-        """A button: `kind:value`, handed to the part of the bot that made it."""
+        """A button: `kind:value`, handed to the part of the bot that made it.
+
+        A payload is a claim, not a credential: each handler decides from the presser's
+        identity and stored state. Anything that is not a payload this bot makes gets a
+        short refusal (a notice, only to the presser, in a group).
+        """
+        if not _ACTION.fullmatch(event.action or ""):
+            return self._refuse_button(event)
         kind, _, value = (event.action or "").partition(":")
         parts = value.split(":")
         handlers: dict[str, Callable[[], Awaitable[list[Reply] | None]]] = {
@@ -252,14 +284,22 @@ class Advisor:
         replies = await handler() if handler and (value or kind == "topics") else None
         if replies is not None:
             return replies
+        return self._refuse_button(event)
+
+    def _refuse_button(self, event: Incoming) -> list[Reply]:
+        if not event.is_private:
+            return [Reply("That button doesn't work (any more).", private=True, notice=True)]
         return [Reply("That button no longer works (the bot was updated). Here is where to start again:",
                       self.faq.topics_reply().buttons)]
 
     async def _entry(self, entry_id: str) -> list[Reply] | None:
         return [self.faq.entry_reply(entry_id)] if entry_id in self.faq.kb.entries else None
 
-    async def _topic(self, topic_id: str) -> list[Reply] | None:
-        reply = self.faq.topic_reply(topic_id)
+    async def _topic(self, value: str) -> list[Reply] | None:
+        topic_id, _, page = value.partition(":")  # `topic:<id>` or `topic:<id>:<page>`
+        if page and not (page.isascii() and page.isdigit() and len(page) <= 3):
+            return None
+        reply = self.faq.topic_reply(topic_id, int(page) if page else 1)
         return [replace(reply, replace=True)] if reply else None
 
     @staticmethod
@@ -309,7 +349,7 @@ class Advisor:
     async def _mydata(self, event: Incoming, args: str) -> list[Reply]:
         lines = [bold("What I store about you"), *self.database.describe_user(event.platform, event.user_id), "",
                  "Not stored: your messages, your name, or which chats you are in. Unanswered questions are kept "
-                 "without any name or id. Use /forget to delete everything above."]
+                 "without any name or id, under a one-way code. Use /forget to delete everything above."]
         return [Reply("\n".join(lines),
                       button_rows([Button("Delete all of it", "forget:ask")]), private=True)]
 
@@ -354,9 +394,12 @@ class Advisor:
         data = self.database.user_data(event.platform, event.user_id)
         summary = (f"{data['reminders']} reminder(s), {data['quiz_results']} quiz result(s), "
                    f"{data['quiz_in_progress']} quiz in progress, {data['votes']} vote(s), "
-                   f"time zone: {data['timezone'] or 'not set'}")
+                   f"{data['questions_kept']} question(s) kept, time zone: {data['timezone'] or 'not set'}")
         buttons = button_rows([Button("Yes, delete everything", "forget:yes"), Button("No, keep it", "forget:no")])
-        self._forget_asked[(event.platform, event.user_id)] = self.clock.now().timestamp()  # a typed yes/no works too
+        now = self.clock.now().timestamp()
+        self._forget_asked[(event.platform, event.user_id)] = now  # a typed yes/no works too
+        for key in [k for k, at in self._forget_asked.items() if now - at > FORGET_TYPED_SECONDS]:
+            del self._forget_asked[key]  # bounded: only the last few minutes' questions are kept
         return [Reply(f"This deletes everything I store about you, in every chat: {escape(summary)}. "
                       "It can't be undone. Are you sure? (Tap a button, or type yes or no.)", buttons, private=True)]
 
@@ -365,6 +408,7 @@ class Advisor:
         if answer != "yes":
             return [Reply("Nothing was deleted.", private=True, replace=replace)]
         self.database.forget_user(event.platform, event.user_id)
+        self.answers.forget(event.platform, event.user_id)  # and what memory holds
         self.reminders.notify_changed()
         return [Reply("Done: everything I stored about you is deleted.", private=True, replace=replace)]
 

@@ -6,10 +6,13 @@ renders the `Reply` values it gets back. Nothing here knows about any platform.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 MAX_ACTION_BYTES = 64
 """A button's action must fit Telegram's `callback_data` limit (64 bytes)."""
+_ACTION = re.compile(r"[A-Za-z0-9_.:\-]+")
+"""The characters of an action: the core refuses any pressed payload outside them unread."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class Button:
     def __post_init__(self) -> None:
         if len(self.action.encode("utf-8")) > MAX_ACTION_BYTES:
             raise ValueError(f"button action longer than {MAX_ACTION_BYTES} bytes: {self.action!r}")
+        if not _ACTION.fullmatch(self.action):
+            raise ValueError(f"button action outside [A-Za-z0-9_.:-]: {self.action!r}")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,12 @@ Reply text is plain text with three additions:
 - a backslash escapes the next character, so user text can never turn into markup.
 
 Text that came from a user or from the knowledge base and is not meant as markup
-goes through `escape` before it is put into a reply. Adapters call `parse` and
+goes through `escape` before it is put into a reply. `escape` also makes the text
+inert on the platforms: an @ that would start a mention (``@everyone``, ``@username``,
+``<@123>``) gets an invisible word joiner after it, so no platform turns it into a
+mention or a ping, and control and bidirectional-override characters (which can hide
+or reverse text) are dropped. A URL a user typed stays visible text: never a titled
+link. Adapters call `parse` and
 render the segments (Telegram HTML, Discord markdown, plain console text).
 """
 
@@ -25,6 +30,11 @@ _TOKEN = re.compile(
     re.DOTALL,
 )
 _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+WORD_JOINER = "\u2060"
+_MENTION = re.compile(r"(?<!\w)@(?=[\w!&])|<(?=[@#])")
+"""An @ starting a mention (@everyone, @username, <@123>, <@&role>) and the < of <@..> and <#...>."""
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (except tab and newline) and bidirectional controls, which hide or reverse text."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +46,14 @@ class Segment:
     url: str = ""
 
 
+def defang(text: str) -> str:
+    """`text` as it is shown: no mention can start in it, no control or bidi-override character is left."""
+    return _MENTION.sub("\\g<0>" + WORD_JOINER, _HIDDEN.sub("", text))
+
+
 def escape(text: str) -> str:
-    """Make `text` safe to embed in markup: every special character is escaped."""
-    return _SPECIAL.sub(r"\\\1", text)
+    """Make `text` safe to embed in markup: every special character is escaped, and mentions are defanged."""
+    return _SPECIAL.sub(r"\\\1", defang(text))
 
 
 def bold(text: str) -> str:

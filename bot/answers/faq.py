@@ -67,6 +67,9 @@ class Ranking:
         return self.candidates[0] if self.candidates else None
 
 
+TOPIC_PAGE = 20
+"""Entries per page when browsing a topic (with its navigation, under Discord's 25 buttons)."""
+
 class FaqService:
     """Turns questions into replies using one loaded knowledge base."""
 
@@ -254,12 +257,20 @@ class FaqService:
         """The list of topics, one button each."""
         return Reply("Pick a topic:", self._topic_buttons)
 
-    def topic_reply(self, topic_id: str) -> Reply | None:
-        """The entries of one topic as buttons, or None if the topic does not exist."""
+    def topic_reply(self, topic_id: str, page: int = 1) -> Reply | None:
+        """The entries of one topic as buttons, TOPIC_PAGE at a time (Discord shows at most 25 buttons);
+        None if the topic or the page does not exist."""
         topic = self.kb.topics.get(topic_id)
-        if topic is None:
+        entries = self.kb.entries_in(topic_id) if topic is not None else []
+        pages = max(1, -(-len(entries) // TOPIC_PAGE))
+        if topic is None or not 1 <= page <= pages:
             return None
-        buttons = [Button(e.title, f"faq:{e.id}") for e in self.kb.entries_in(topic_id)]
+        shown = entries[(page - 1) * TOPIC_PAGE: page * TOPIC_PAGE]
+        buttons = [Button(e.title, f"faq:{e.id}") for e in shown]
+        if page < pages:
+            buttons.append(Button(f"More ({page + 1}/{pages}) »", f"topic:{topic_id}:{page + 1}"))
+        if page > 1:
+            buttons.append(Button("« Previous", f"topic:{topic_id}:{page - 1}" if page > 2 else f"topic:{topic_id}"))
         buttons.append(Button("« All topics", "topics"))
         return Reply(f"{bold(topic.title)}\n{escape(topic.description)}", button_rows(buttons))
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 
 import sqlite_utils
 
-from bot.database import MIGRATIONS, Database
+from bot.database import MIGRATIONS, Database, best_effort
 from bot.events import split_thread
 
 
@@ -106,6 +106,7 @@ class GroupStore:
                               "entry_id = ?", [platform, chat_id, entry_id]).fetchone()
         return row[0] if row else None
 
+    @best_effort
     def mark_answered(self, platform: str, chat_id: str, entry_id: str, at: float) -> None:
         with self.database.write():
             self.db["recent_answers"].upsert({"platform": platform, "chat_id": chat_id, "entry_id": entry_id,

@@ -13,6 +13,7 @@ reminders that post to the group. Delivery itself is the scheduler's job
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 
 from bot.events import Button, Incoming, Reply, button_rows, in_thread
@@ -20,7 +21,7 @@ from bot.groups.store import GroupStore
 from bot.knowledge import Deadline
 from bot.markup import bold, escape, link
 from bot.reminders.intent import reminder_request
-from bot.reminders.store import PENDING, SENT, Reminder, ReminderStore
+from bot.reminders.store import PENDING, SENT, LimitReached, Reminder, ReminderStore
 from bot.reminders.timezones import resolve
 from bot.reminders.when import EXAMPLES, WhenError, format_local, parse_reminder
 
@@ -32,6 +33,8 @@ DEADLINE_LEADS = ((1, "1 day before"), (7, "1 week before"), (30, "1 month befor
 MAX_DEADLINES_SHOWN = 15
 
 Now = Callable[[], dt.datetime]
+_ID = re.compile(r"[0-9]{1,18}")
+"""A reminder id in a button (an SQLite integer; longer digit strings are refused, not overflowed)."""
 
 
 def _short(text: str, limit: int = 28) -> str:
@@ -88,15 +91,15 @@ class ReminderService:
 
     async def remind(self, event: Incoming, args: str) -> list[Reply]:
         """Create a reminder from "<when> <what>"."""
-        return self._create(event, args, Button("Cancel this reminder", "rem:cancel:{}"))
+        return self._create(event, args, "Cancel this reminder")
 
     async def in_words(self, event: Incoming, text: str) -> list[Reply] | None:
         """A message that asks for a reminder in words, set as /remind would; None for any other message."""
         args = reminder_request(text)
-        return None if args is None else self._create(event, args, Button("↩ Undo", "rem:cancel:{}"))
+        return None if args is None else self._create(event, args, "↩ Undo")
 
-    def _create(self, event: Incoming, args: str, cancel: Button) -> list[Reply]:
-        """Store the reminder `args` ("<when> <what>") describes; confirm it with `cancel` ({} = its id)."""
+    def _create(self, event: Incoming, args: str, cancel_label: str) -> list[Reply]:
+        """Store the reminder `args` ("<when> <what>") describes; confirm it with a cancel button so labelled."""
         members_may = not event.is_private and self.groups.chat_settings(event.platform, event.chat_id).members_remind
         to_group = not event.is_private and (event.is_admin or members_may)
         private = not event.is_private and not to_group
@@ -110,17 +113,14 @@ class ReminderService:
         if len(schedule.what) > MAX_TEXT:
             return [Reply(f"Please keep the reminder text under {MAX_TEXT} characters "
                           f"(yours has {len(schedule.what):,}).", private=private)]
-        if to_group and self.store.count_active(event.platform, group_chat_id=event.chat_id) >= MAX_PER_GROUP:
-            return [Reply(f"This group already has {MAX_PER_GROUP} active reminders, the most I keep. "
-                          "Cancel some with /reminders first.")]
-        if self.store.count_active(event.platform, owner_id=event.user_id) >= MAX_PER_USER:
-            return [Reply(f"You already have {MAX_PER_USER} active reminders, the most I keep per person. "
-                          "Cancel some with /reminders first.", private=private)]
-        reminder_id = self.store.add_reminder(
-            platform=event.platform, owner_id=event.user_id, origin_chat_id=event.chat_id,
-            chat_id=in_thread(event.chat_id, event.thread_id) if to_group else event.user_id, dm=not to_group,
-            text=schedule.what, tz=zone, due_at=schedule.due.timestamp(), rule=schedule.rule,
-            repeat=schedule.description or None)
+        try:
+            reminder_id = self.store.add_reminder(
+                platform=event.platform, owner_id=event.user_id, origin_chat_id=event.chat_id,
+                chat_id=in_thread(event.chat_id, event.thread_id) if to_group else event.user_id, dm=not to_group,
+                text=schedule.what, tz=zone, due_at=schedule.due.timestamp(), rule=schedule.rule,
+                repeat=schedule.description or None, max_per_owner=MAX_PER_USER, max_per_group=MAX_PER_GROUP)
+        except LimitReached as limit:
+            return [self._over_limit(limit, private)]
         self.notify_changed()
         lines = [f"✅ Reminder set for {bold(format_local(schedule.due, zone))}: {escape(schedule.what)}"]
         if schedule.description:
@@ -134,8 +134,16 @@ class ReminderService:
             lines.append("It will be posted in this group.")
         elif not event.is_private:
             lines.append("I'll send it to you privately (only admins can set group reminders here).")
-        buttons = button_rows([Button(cancel.label, cancel.action.format(reminder_id))])
+        buttons = button_rows([Button(cancel_label, f"rem:cancel:{reminder_id}")])
         return [Reply("\n".join(lines), buttons, private=private)]
+
+    @staticmethod
+    def _over_limit(limit: LimitReached, private: bool) -> Reply:
+        if limit.scope == "group":
+            return Reply(f"This group already has {limit.limit} active reminders, the most I keep. "
+                         "Cancel some with /reminders first.")
+        return Reply(f"You already have {limit.limit} active reminders, the most I keep per person. "
+                     "Cancel some with /reminders first.", private=private)
 
     # /reminders and buttons
 
@@ -157,7 +165,7 @@ class ReminderService:
 
     async def press(self, event: Incoming, parts: list[str]) -> list[Reply] | None:
         """Handle a `rem:` button; None if the payload is not one of ours."""
-        if len(parts) < 2 or not parts[1].isdigit():
+        if len(parts) < 2 or not _ID.fullmatch(parts[1]):
             return None
         reminder = self.store.reminder(int(parts[1]))
         if reminder is None or reminder.platform != event.platform:
@@ -171,11 +179,14 @@ class ReminderService:
             self.notify_changed()
             verb = "Stopped" if action == "stop" else "Cancelled"
             return [Reply(f"🗑 {verb}: {escape(reminder.text)}", private=not event.is_private)]
-        if action == "snz" and len(parts) == 3 and parts[2].isdigit() and int(parts[2]) in dict(SNOOZES):
+        if action == "snz" and len(parts) == 3 and parts[2] in {str(m) for m, _ in SNOOZES}:
             if reminder.status not in (SENT, PENDING):
                 return [Reply("That reminder is no longer active.", private=True)]
             due = self.now() + dt.timedelta(minutes=int(parts[2]))
-            self.store.snooze(reminder, due.timestamp())
+            try:  # a recurring reminder's snooze is a new reminder: the limits hold here too
+                self.store.snooze(reminder, due.timestamp(), max_per_owner=MAX_PER_USER, max_per_group=MAX_PER_GROUP)
+            except LimitReached as limit:
+                return [self._over_limit(limit, private=not event.is_private)]
             self.notify_changed()
             return [Reply(f"😴 Snoozed until {bold(format_local(due, reminder.tz))}: {escape(reminder.text)}",
                           private=not event.is_private)]
@@ -195,12 +206,14 @@ class ReminderService:
 
     def add_personal(self, event: Incoming, text: str, due: dt.datetime) -> int:
         """A private one-off reminder for the user (quiz next steps); -1 when over the limit."""
-        if self.store.count_active(event.platform, owner_id=event.user_id) >= MAX_PER_USER:
-            return -1
         zone, _ = self._zone(event)
-        reminder_id = self.store.add_reminder(platform=event.platform, owner_id=event.user_id,
-                                              origin_chat_id=event.chat_id, chat_id=event.user_id, dm=True,
-                                              text=text[:MAX_TEXT], tz=zone, due_at=due.timestamp())
+        try:
+            reminder_id = self.store.add_reminder(platform=event.platform, owner_id=event.user_id,
+                                                  origin_chat_id=event.chat_id, chat_id=event.user_id, dm=True,
+                                                  text=text[:MAX_TEXT], tz=zone, due_at=due.timestamp(),
+                                                  max_per_owner=MAX_PER_USER)
+        except LimitReached:
+            return -1
         self.notify_changed()
         return reminder_id
 
@@ -238,7 +251,7 @@ class ReminderService:
             buttons = [Button(label, f"dl:{deadline.id}:{days}") for days, label in DEADLINE_LEADS]
             return [Reply(f"When should I remind you about {bold(deadline.title)}?", button_rows(buttons),
                           private=not event.is_private)]
-        if not parts[1].isdigit() or int(parts[1]) not in dict(DEADLINE_LEADS):
+        if len(parts) != 2 or parts[1] not in {str(d) for d, _ in DEADLINE_LEADS}:
             return None
         days = int(parts[1])
         due = deadline.due - dt.timedelta(days=days)
@@ -246,14 +259,15 @@ class ReminderService:
         if due <= self.now():
             return [Reply(f"{dict(DEADLINE_LEADS)[days].capitalize()} {escape(deadline.title)} has already passed; "
                           "pick a shorter time.", private=not event.is_private)]
-        if self.store.count_active(event.platform, owner_id=event.user_id) >= MAX_PER_USER:
-            return [Reply(f"You already have {MAX_PER_USER} active reminders. Cancel some with /reminders first.",
-                          private=not event.is_private)]
         on = deadline.approximate or format_local(deadline.due, zone)
         estimated = "" if deadline.confirmed else " (an estimate from past years; not yet confirmed)"
         text = f"{deadline.title} ({deadline.cycle}) is {on}{estimated}. Check the exact date: {deadline.source.url}"
-        self.store.add_reminder(platform=event.platform, owner_id=event.user_id, origin_chat_id=event.chat_id,
-                                chat_id=event.user_id, dm=True, text=text, tz=zone, due_at=due.timestamp())
+        try:
+            self.store.add_reminder(platform=event.platform, owner_id=event.user_id, origin_chat_id=event.chat_id,
+                                    chat_id=event.user_id, dm=True, text=text, tz=zone, due_at=due.timestamp(),
+                                    max_per_owner=MAX_PER_USER)
+        except LimitReached as limit:
+            return [self._over_limit(limit, private=not event.is_private)]
         self.notify_changed()
         return [Reply(f"✅ I'll remind you {dict(DEADLINE_LEADS)[days]} ({bold(format_local(due, zone))}): "
                       f"{escape(deadline.title)}.", private=not event.is_private)]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 
 import sqlite_utils
 
-from bot.database import MIGRATIONS, Database
+from bot.database import MIGRATIONS, Database, best_effort, is_store_fault
 
 SEEN_EVERY = 600.0
+MAX_SEEN = 100_000
 COUNTS_EVERY = 100
 
 
@@ -29,7 +31,7 @@ class UsageStore:
     def __init__(self, database: Database):
         self.database = database
         self.db = database.db
-        self._seen: dict[tuple[str, str, str], float] = {}
+        self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()  # oldest write first
         self._counts: dict[tuple[str, str, str], int] = {}
         self._unwritten = 0
         database.register(self)
@@ -42,8 +44,10 @@ class UsageStore:
         return []
 
     def forget(self, platform: str, user_id: str) -> None:
-        self._seen = {k: v for k, v in self._seen.items() if k[:2] != (platform, user_id)}
-        self.db.execute("delete from activity where platform = ? and kind = 'user' and key = ?",
+        """The user's activity row, and a private chat's row from releases that kept one (its id was theirs)."""
+        for key in [k for k in self._seen if k[:2] == (platform, user_id)]:
+            del self._seen[key]
+        self.db.execute("delete from activity where platform = ? and key = ?",
                         [platform, self.database.pseudonym(platform, user_id)])
 
     def stats(self) -> dict[str, object]:
@@ -59,23 +63,29 @@ class UsageStore:
             "questions_answered": one("select sum(count) from counters where name = 'questions answered'"),
         }
 
-    def seen(self, platform: str, user_id: str, chat_id: str, at: float) -> None:
-        """Count a user and a chat as active (pseudonymously), for `img-advisor stats`.
+    @best_effort
+    def seen(self, platform: str, user_id: str, chat_id: str, at: float, private: bool = False) -> None:
+        """Count a user and a group chat as active (pseudonymously), for `img-advisor stats`.
 
         Written at most once every SEEN_EVERY seconds per user and chat: activity is a
-        statistic, not worth a write per message.
+        statistic, not worth a write per message. A private chat is the user, not a chat:
+        it adds no chat row (which /forget could not tell apart on every platform).
         """
         key = (platform, user_id, chat_id)
         if at - self._seen.get(key, float("-inf")) < SEEN_EVERY:
             return
         self._seen[key] = at
-        if len(self._seen) > 100_000:
-            self._seen.clear()
+        self._seen.move_to_end(key)
+        while self._seen and (len(self._seen) > MAX_SEEN or next(iter(self._seen.values())) <= at - SEEN_EVERY):
+            self._seen.popitem(last=False)  # expired (or too many): it only saves a write
+        rows = [("user", self.database.pseudonym(platform, user_id))]
+        if not private:
+            rows.append(("chat", self.database.pseudonym(platform, chat_id)))
         with self.database.write():
-            for kind, key in (("user", self.database.pseudonym(platform, user_id)), ("chat", self.database.pseudonym(platform, chat_id))):
+            for kind, pseudonym in rows:
                 self.db.execute("insert into activity (platform, kind, key, first_seen, last_seen) values (?, ?, ?, ?, ?)"
                                 " on conflict(platform, kind, key) do update set last_seen = excluded.last_seen",
-                                [platform, kind, key, at, at])
+                                [platform, kind, pseudonym, at, at])
 
     def count(self, platform: str, name: str, at: float) -> None:
         """Add one to a daily usage counter (questions answered, ...).
@@ -96,8 +106,15 @@ class UsageStore:
         if not self._counts:
             return
         counts, self._counts, self._unwritten = self._counts, {}, 0
-        with self.database.write():
-            for (day, platform, name), added in counts.items():
-                self.db.execute("insert into counters (day, platform, name, count) values (?, ?, ?, ?) "
-                                "on conflict(day, platform, name) do update set count = count + excluded.count",
-                                [day, platform, name, added])
+        try:
+            with self.database.write():
+                for (day, platform, name), added in counts.items():
+                    self.db.execute("insert into counters (day, platform, name, count) values (?, ?, ?, ?) "
+                                    "on conflict(day, platform, name) do update set count = count + excluded.count",
+                                    [day, platform, name, added])
+        except Exception as exc:
+            if not is_store_fault(exc):
+                raise
+            for key, added in counts.items():  # keep them for the next try (a few keys: day, platform, name)
+                self._counts[key] = self._counts.get(key, 0) + added
+            self.database.status.failed(exc, "saving usage counts")
