@@ -22,13 +22,14 @@ from bot.answers.faq import FaqService
 from bot.answers.service import AnswerService
 from bot.answers.store import AnswerStore
 from bot.database import Database, is_store_fault
-from bot.events import Button, Incoming, Outcome, Reply, button_rows
+from bot.events import Incoming, Outcome, Reply
 from bot.groups.quiet import quiet_until
-from bot.groups.settings import SettingsService
+from bot.groups.settings import WELCOME, SettingsService
 from bot.groups.store import GroupStore
 from bot.groups.throttle import Limits, Throttle
 from bot.knowledge import KnowledgeBase, check_knowledge
-from bot.markup import bold, escape
+from bot.markup import escape
+from bot.privacy.service import PrivacyService
 from bot.quizzes.service import QuizService
 from bot.quizzes.store import QuizStore
 from bot.reminders.scheduler import Clock, RealClock
@@ -43,12 +44,15 @@ MAX_TEXT = 2000
 
 STORE_APOLOGY = ("Sorry, I couldn't save or look that up just now: my storage is having trouble. "
                  "Please try again in a few minutes.")
-FORGET_TYPED_SECONDS = 300
-"""How long a typed "yes" or "no" answers the /forget question (after that it is just text)."""
-_YES_NO = {**dict.fromkeys(("yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "confirm", "yes please", "delete",
-                            "delete it", "delete everything", "yes delete", "yes delete everything"), "yes"),
-           **dict.fromkeys(("no", "n", "nope", "nah", "no thanks", "cancel", "keep", "keep it", "no keep it", "don't",
-                            "dont", "do not", "stop"), "no")}
+
+START_TEXT = (
+    "I'm IMG Advisor. I answer questions about the road to a US residency "
+    "for international medical graduates: US clinical experience, ECFMG certification, USMLE, "
+    "visas, costs, letters, timing and the Match, always with sources.\n\n"
+    "Ask me in your own words, for example \"observership fees?\" or \"can I do hands-on on a B1/B2?\", "
+    "or browse the topics.\n\nThis is general information, not legal or official advice: "
+    "check the official page before you pay or apply.")
+"""What /start says after "Hello, <name>!"."""
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\S+)?(?:\s+(.*))?$", re.DOTALL)
 
@@ -112,35 +116,14 @@ class Advisor:
         self.answers = AnswerService(FaqService(kb), answer_store, self.groups, self.usage, self.clock.now,
                                      limits.cooldown_minutes)
         self.throttle = Throttle(limits) if flood_limits else None
-        self._forget_asked: dict[tuple[str, str], float] = {}  # who was just asked to confirm /forget, and when
         self.settings = SettingsService(self.groups, reminder_store.timezone)
         self.owners = owners
         self.log_text = log_text
         self.reminders = ReminderService(reminder_store, self.groups, self.clock.now, kb.deadlines)
         self.quiz = QuizService(quiz_store, kb.quizzes, kb.entries, self.clock.now, reminder_store.timezone)
         self.quiz.add_reminder = self.reminders.add_personal
-        self.commands: dict[str, Command] = {}
-        for command in (
-            Command("start", "", "Start here: what I can do", self._start),
-            Command("help", "", "How to use the bot", self._help),
-            Command("topics", "", "Browse the questions I can answer", self._topics),
-            Command("ask", "QUESTION", "Ask a question (also works as plain text)", self._ask),
-            Command("quiz", "[NAME]", "Eligibility quizzes that end in a personal plan", self.quiz.command),
-            Command("results", "", "Your last quiz results", self.quiz.results),
-            Command("remind", "WHEN WHAT", "Set a reminder, e.g. /remind tomorrow 9am book OET",
-                    self.reminders.remind, checks_admin=True),
-            Command("reminders", "", "Your reminders, with cancel buttons", self.reminders.list_reminders),
-            Command("timezone", "ZONE", "Set your time zone: a city, a zone or UTC+5:30", self.reminders.timezone),
-            Command("deadlines", "", "Upcoming Match dates, with reminders", self.reminders.deadlines_list),
-            Command("mydata", "", "See everything I store about you", self._mydata),
-            Command("forget", "", "Delete everything I store about you", self._forget),
-            Command("settings", "", "Admins: how the bot behaves in this group", self.settings.command,
-                    admin_only=True),
-            Command("autoanswer", "on|off", "Admins: answer confident matches without a mention",
-                    self._autoanswer, admin_only=True),
-            Command("reload", "", "Owners: reload the knowledge base", self._reload, owner_only=True),
-        ):
-            self.commands[command.name] = command
+        self.privacy = PrivacyService(database, self.clock.now, self._forgotten)
+        self.commands: dict[str, Command] = {c.name: c for c in _command_table(self)}
 
     @property
     def faq(self) -> FaqService:
@@ -193,17 +176,15 @@ class Advisor:
         text = clean_text(event.text)
         if not event.is_private and not event.addressed and not text.startswith("/"):
             return await self._overheard(event, text)
-        asked = self._forget_asked.pop((event.platform, event.user_id), None)  # the next message answers it, or not
+        answer = self.privacy.typed_answer(event, text)  # the next message answers /forget's question, or not
         if text.startswith("/"):
             return await self._command(event, text)
-        return await self._typed(event, text, asked)
+        if answer:
+            return await self.privacy.confirmed(event, answer, replace=False)
+        return await self._typed(event, text)
 
-    async def _typed(self, event: Incoming, text: str, asked: float | None) -> list[Reply]:
-        """Typed words for the bot: a yes/no to /forget, a quiz answer (private), a reminder in words, a question."""
-        if asked is not None and self.clock.now().timestamp() - asked <= FORGET_TYPED_SECONDS:
-            answer = _YES_NO.get(" ".join(re.sub(r"[^\w' ]+", " ", text.lower()).split()))
-            if answer:
-                return await self._forget_confirmed(event, answer, replace=False)
+    async def _typed(self, event: Incoming, text: str) -> list[Reply]:
+        """Typed words for the bot: a quiz answer (private), a reminder in words, a question."""
 
         async def otherwise() -> list[Reply]:
             problem = _text_problem(text)
@@ -278,7 +259,7 @@ class Advisor:
             "rem": lambda: self.reminders.press(event, parts),
             "dl": lambda: self.reminders.press_deadline(event, parts),
             "quiz": lambda: self.quiz.press(event, parts),
-            "forget": lambda: self._forget(event, "") if value == "ask" else self._forget_confirmed(event, value),
+            "forget": lambda: self.privacy.forget(event, "") if value == "ask" else self.privacy.confirmed(event, value),
         }
         handler = handlers.get(kind)
         replies = await handler() if handler and (value or kind == "topics") else None
@@ -315,15 +296,7 @@ class Advisor:
             if started is not None:
                 return started
         name = f", {event.user_name}" if event.user_name else ""
-        return [Reply(
-            f"Hello{escape(name)}! I'm IMG Advisor. I answer questions about the road to a US residency "
-            "for international medical graduates: US clinical experience, ECFMG certification, USMLE, "
-            "visas, costs, letters, timing and the Match, always with sources.\n\n"
-            "Ask me in your own words, for example \"observership fees?\" or \"can I do hands-on on a B1/B2?\", "
-            "or browse the topics.\n\nThis is general information, not legal or official advice: "
-            "check the official page before you pay or apply.",
-            self.faq.topics_reply().buttons,
-        )]
+        return [Reply(f"Hello{escape(name)}! {START_TEXT}", self.faq.topics_reply().buttons)]
 
     def _help_reply(self) -> Reply:
         lines = ["**What I can do**", ""]
@@ -346,13 +319,6 @@ class Advisor:
             return [Reply(f"That question is too long for me. Please keep it under {MAX_TEXT:,} characters.")]
         return self.answers.answer(event, args)
 
-    async def _mydata(self, event: Incoming, args: str) -> list[Reply]:
-        lines = [bold("What I store about you"), *self.database.describe_user(event.platform, event.user_id), "",
-                 "Not stored: your messages, your name, or which chats you are in. Unanswered questions are kept "
-                 "without any name or id, under a one-way code. Use /forget to delete everything above."]
-        return [Reply("\n".join(lines),
-                      button_rows([Button("Delete all of it", "forget:ask")]), private=True)]
-
     def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
         """A chat changed id (Telegram group -> supergroup): its reminders, settings and cooldowns follow.
 
@@ -362,13 +328,8 @@ class Advisor:
         return self.reminders.store.move_chat(platform, old_chat_id, new_chat_id)
 
     def group_welcome(self) -> Reply:
-        """What the bot says when it is added to a group: what it does, and where admins set it up."""
-        return Reply(
-            "Hello! I'm IMG Advisor. I answer questions about the road to a US residency for international "
-            "medical graduates (USCE, ECFMG, USMLE, visas, costs, the Match), always with sources.\n\n"
-            "Mention me or reply to one of my messages with a question, or use /ask. /topics browses what I know; "
-            "/help lists everything.\n\nAdmins: /settings chooses how I behave here (auto-answer, quiet hours, "
-            "short answers).")
+        """What the bot says when it is added to a group (see `bot.groups.settings.WELCOME`)."""
+        return Reply(WELCOME)
 
     def reload(self, directory: Path) -> str:
         """Load the knowledge base again; a broken one is refused and the old one keeps running."""
@@ -390,37 +351,31 @@ class Advisor:
             return [Reply("This bot was started without a knowledge directory to reload from.", private=True)]
         return [Reply(escape(self.reload(self.knowledge_dir)), private=True)]
 
-    async def _forget(self, event: Incoming, args: str) -> list[Reply]:
-        data = self.database.user_data(event.platform, event.user_id)
-        summary = (f"{data['reminders']} reminder(s), {data['quiz_results']} quiz result(s), "
-                   f"{data['quiz_in_progress']} quiz in progress, {data['votes']} vote(s), "
-                   f"{data['questions_kept']} question(s) kept, time zone: {data['timezone'] or 'not set'}")
-        buttons = button_rows([Button("Yes, delete everything", "forget:yes"), Button("No, keep it", "forget:no")])
-        now = self.clock.now().timestamp()
-        self._forget_asked[(event.platform, event.user_id)] = now  # a typed yes/no works too
-        for key in [k for k, at in self._forget_asked.items() if now - at > FORGET_TYPED_SECONDS]:
-            del self._forget_asked[key]  # bounded: only the last few minutes' questions are kept
-        return [Reply(f"This deletes everything I store about you, in every chat: {escape(summary)}. "
-                      "It can't be undone. Are you sure? (Tap a button, or type yes or no.)", buttons, private=True)]
-
-    async def _forget_confirmed(self, event: Incoming, answer: str, replace: bool = True) -> list[Reply]:
-        self._forget_asked.pop((event.platform, event.user_id), None)
-        if answer != "yes":
-            return [Reply("Nothing was deleted.", private=True, replace=replace)]
-        self.database.forget_user(event.platform, event.user_id)
-        self.answers.forget(event.platform, event.user_id)  # and what memory holds
+    def _forgotten(self, platform: str, user_id: str) -> None:
+        """After /forget: what memory holds goes too, and the scheduler re-checks."""
+        self.answers.forget(platform, user_id)
         self.reminders.notify_changed()
-        return [Reply("Done: everything I stored about you is deleted.", private=True, replace=replace)]
 
-    async def _autoanswer(self, event: Incoming, args: str) -> list[Reply]:
-        if event.is_private:
-            return [Reply("Auto-answer is for groups: in a private chat I always answer.")]
-        choice = args.strip().lower()
-        if choice not in ("on", "off"):
-            state = "on" if self.groups.auto_answer(event.platform, event.chat_id) else "off"
-            return [Reply(f"Auto-answer is {state}. Use /autoanswer on or /autoanswer off.")]
-        self.groups.set_auto_answer(event.platform, event.chat_id, choice == "on")
-        if choice == "on":
-            return [Reply("Auto-answer is on: I'll answer questions I'm confident about without a mention.")]
-        return [Reply("Auto-answer is off: I'll answer only when addressed.")]
 
+def _command_table(advisor: Advisor) -> tuple[Command, ...]:
+    """Every command, in the order of /help and the platforms' command menus."""
+    return (
+        Command("start", "", "Start here: what I can do", advisor._start),
+        Command("help", "", "How to use the bot", advisor._help),
+        Command("topics", "", "Browse the questions I can answer", advisor._topics),
+        Command("ask", "QUESTION", "Ask a question (also works as plain text)", advisor._ask),
+        Command("quiz", "[NAME]", "Eligibility quizzes that end in a personal plan", advisor.quiz.command),
+        Command("results", "", "Your last quiz results", advisor.quiz.results),
+        Command("remind", "WHEN WHAT", "Set a reminder, e.g. /remind tomorrow 9am book OET",
+                advisor.reminders.remind, checks_admin=True),
+        Command("reminders", "", "Your reminders, with cancel buttons", advisor.reminders.list_reminders),
+        Command("timezone", "ZONE", "Set your time zone: a city, a zone or UTC+5:30", advisor.reminders.timezone),
+        Command("deadlines", "", "Upcoming Match dates, with reminders", advisor.reminders.deadlines_list),
+        Command("mydata", "", "See everything I store about you", advisor.privacy.mydata),
+        Command("forget", "", "Delete everything I store about you", advisor.privacy.forget),
+        Command("settings", "", "Admins: how the bot behaves in this group", advisor.settings.command,
+                admin_only=True),
+        Command("autoanswer", "on|off", "Admins: answer confident matches without a mention",
+                advisor.settings.autoanswer, admin_only=True),
+        Command("reload", "", "Owners: reload the knowledge base", advisor._reload, owner_only=True),
+    )

@@ -9,6 +9,14 @@ from bot.events import Button, Incoming, Reply, button_rows
 from bot.groups.store import ChatSettings, GroupStore
 from bot.markup import bold, escape
 
+WELCOME = (
+    "Hello! I'm IMG Advisor. I answer questions about the road to a US residency for international "
+    "medical graduates (USCE, ECFMG, USMLE, visas, costs, the Match), always with sources.\n\n"
+    "Mention me or reply to one of my messages with a question, or use /ask. /topics browses what I know; "
+    "/help lists everything.\n\nAdmins: /settings chooses how I behave here (auto-answer, quiet hours, "
+    "short answers).")
+"""What the bot says when it is added to a group: what it does, and where admins set it up."""
+
 THRESHOLDS = (("normal", None), ("high", 0.60), ("very high", 0.75))
 _QUIET = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?$")
 
@@ -109,3 +117,16 @@ class SettingsService:
             return None
         text, buttons = self._describe(self.store.update_chat_settings(event.platform, event.chat_id, **changes))
         return [Reply(text, button_rows(buttons), replace=True)]
+
+    async def autoanswer(self, event: Incoming, args: str) -> list[Reply]:
+        """`/autoanswer on|off`: the short way to the main setting."""
+        if event.is_private:
+            return [Reply("Auto-answer is for groups: in a private chat I always answer.")]
+        choice = args.strip().lower()
+        if choice not in ("on", "off"):
+            state = "on" if self.store.auto_answer(event.platform, event.chat_id) else "off"
+            return [Reply(f"Auto-answer is {state}. Use /autoanswer on or /autoanswer off.")]
+        self.store.set_auto_answer(event.platform, event.chat_id, choice == "on")
+        if choice == "on":
+            return [Reply("Auto-answer is on: I'll answer questions I'm confident about without a mention.")]
+        return [Reply("Auto-answer is off: I'll answer only when addressed.")]

@@ -177,7 +177,7 @@ def load(path: Path, name: str, loader: type | None = None) -> tuple[YamlDoc | N
     loader = loader or FastLoader
     try:
         node, value, duplicates = _parse(text, loader, name)
-    except yaml.YAMLError as exc:
+    except yaml.YAMLError:
         if loader is not PureLoader:
             try:  # word the message as the pure-Python loader does, whichever loader found it
                 _parse(text, PureLoader, name)

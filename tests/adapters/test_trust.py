@@ -17,9 +17,17 @@ import pytest
 
 from bot.knowledge import KnowledgeBase
 from tests.adapters.discord_driver import DiscordDriver
-from tests.adapters.fake_discord import BOT_USER, CHANNEL_ID, USER as DISCORD_USER, FakeDiscord, member_payload, \
-    message_payload, snowflake
-from tests.adapters.fake_telegram import BOT_USER as TELEGRAM_BOT, FakeTelegram
+from tests.adapters.fake_discord import (
+    BOT_USER,
+    CHANNEL_ID,
+    FakeDiscord,
+    member_payload,
+    message_payload,
+    snowflake,
+)
+from tests.adapters.fake_discord import USER as DISCORD_USER
+from tests.adapters.fake_telegram import BOT_USER as TELEGRAM_BOT
+from tests.adapters.fake_telegram import FakeTelegram
 from tests.adapters.telegram_driver import GROUP_ID, USER, TelegramDriver, plain
 from tests.scenario import DEFAULT_START
 
