@@ -1,14 +1,20 @@
 """The console adapter: the whole bot in a terminal, no token needed.
 
 Buttons print as numbered options (``[1] Observership costs``); typing the number
-presses that button. ``/dm`` and ``/group`` switch between a private chat and a group
-chat; in a group, a message is addressed to the bot when it starts with ``@advisor``
-or is a command. ``/quit`` (or Ctrl-D) leaves.
+presses that button. When a question takes a typed number as its answer ("How many
+years ago did you graduate?"), its buttons print as letters (``[a] 0-2 years``) so
+that "3" is your answer, not the third button. ``/dm`` and ``/group`` switch between
+a private chat and a group chat; in a group, a message is addressed to the bot when it
+starts with ``@advisor`` or is a command. ``/quit`` (or Ctrl-D) leaves.
+
+The console is one local user, so the bot runs without the flood limits that protect
+groups (see adapters/cli.py): every line gets its answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import string
 from collections.abc import Callable
 
 from bot.advisor import Advisor
@@ -20,12 +26,21 @@ MENTION = "@advisor"
 PLATFORM = "console"
 BANNER = (
     "IMG Advisor (console). Type a question, /help for commands, /dm or /group to switch "
-    "chat type, a number to press a button, /quit to leave."
+    "chat type, a number (or letter) to press a button, /quit to leave."
 )
 
 
-def render(reply: Reply, first_number: int = 1, in_group: bool = False) -> tuple[str, list[Button]]:
-    """Render one reply as plain text with numbered buttons; return the text and its buttons.
+LETTER_HINT = "(type your answer, a number works; or a letter to press a button)"
+
+
+def key(index: int, letters: bool = False) -> str:
+    """What the user types to press the button at `index` (0-based): "1", "2"... or "a", "b"..."""
+    return string.ascii_lowercase[index] if letters else str(index + 1)
+
+
+def render(reply: Reply, first_number: int = 1, in_group: bool = False,
+           letters: bool = False) -> tuple[str, list[Button]]:
+    """Render one reply as plain text with numbered (or lettered) buttons; return the text and its buttons.
 
     In group mode a private reply is marked "(private)": on a real platform it would go
     to the user's private chat (or be visible only to them).
@@ -33,7 +48,7 @@ def render(reply: Reply, first_number: int = 1, in_group: bool = False) -> tuple
     lines = [to_plain(reply.text)]
     buttons = [b for row in reply.buttons for b in row]
     for offset, button in enumerate(buttons):
-        lines.append(f"[{first_number + offset}] {button.label}")
+        lines.append(f"[{key(first_number - 1 + offset, letters)}] {button.label}")
     if reply.start_payload and in_group:
         lines.append(f"(opens the private chat with /start {reply.start_payload})")
     prefix = "(private) " if reply.private and in_group else ""
@@ -50,7 +65,7 @@ class ConsoleChat:
         self.user_name = user_name
         self.private = private
         self.is_admin = is_admin
-        self.buttons: list[Button] = []  # what typed numbers press
+        self.keys: dict[str, Button] = {}  # what typed numbers (or letters) press
         self.shown: list[Button] = []  # buttons in the last output
 
     @property
@@ -67,17 +82,17 @@ class ConsoleChat:
         stripped = line.strip()
         if stripped.lower() == "/dm":
             self.private = True
-            self.buttons = []
+            self.keys = {}
             return "(now in a private chat with the bot)"
         if stripped.lower() == "/group":
             self.private = False
-            self.buttons = []
+            self.keys = {}
             return f"(now in a group chat: the bot answers commands and messages starting with {MENTION})"
-        if stripped.isdigit() and self.buttons:
-            number = int(stripped)
-            if not 1 <= number <= len(self.buttons):
-                return f"(there is no button {number}; pick 1-{len(self.buttons)})"
-            event = self._event(action=self.buttons[number - 1].action, addressed=True)
+        numbered = "1" in self.keys
+        if stripped.lower() in self.keys:
+            event = self._event(action=self.keys[stripped.lower()].action, addressed=True)
+        elif stripped.isdigit() and numbered:
+            return f"(there is no button {stripped}; pick 1-{len(self.keys)})"
         else:
             addressed = self.private or stripped.startswith("/")
             text = line
@@ -94,15 +109,18 @@ class ConsoleChat:
             return ""
         blocks: list[str] = []
         buttons: list[Button] = []
+        letters = any(r.asks_number for r in replies)  # a typed number is an answer: buttons get letters
         for reply in replies:
             if reply.delete:
                 blocks.append("(the answer above was removed)")
                 continue
-            text, shown = render(reply, first_number=len(buttons) + 1, in_group=not self.private)
+            text, shown = render(reply, first_number=len(buttons) + 1, in_group=not self.private, letters=letters)
             blocks.append(text)
             buttons.extend(shown)
         if buttons:
-            self.buttons = buttons
+            self.keys = {key(i, letters): b for i, b in enumerate(buttons[:26] if letters else buttons)}
+            if letters:
+                blocks.append(LETTER_HINT)
         self.shown = buttons
         return "\n\n".join(blocks)
 
@@ -122,8 +140,11 @@ class ConsoleNotifier:
 
 
 async def run_console(advisor: Advisor, read: Callable[[str], str] = input,
-                      write: Callable[[str], None] = print) -> None:
-    """Read lines until end of input or /quit, printing answers and due reminders."""
+                      write: Callable[[str], None] = print, echo: bool = False) -> None:
+    """Read lines until end of input or /quit, printing answers and due reminders.
+
+    `echo` prints each line read after its prompt (input piped in is not shown by the terminal).
+    """
     chat = ConsoleChat(advisor)
     scheduler = Scheduler(advisor.database, {PLATFORM: ConsoleNotifier(chat, write)},
                           advisor.reminders.render_delivery, advisor.clock)
@@ -139,6 +160,8 @@ async def run_console(advisor: Advisor, read: Callable[[str], str] = input,
             except (EOFError, KeyboardInterrupt):
                 write("")
                 return
+            if echo:
+                write(line)
             if line.strip().lower() in ("/quit", "/exit"):
                 return
             output = await chat.process_line(line)

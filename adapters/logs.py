@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable
+import traceback
+from collections.abc import Callable, Iterable
+from types import TracebackType
 
 REDACTED = "[redacted]"
 
@@ -29,7 +31,8 @@ class RedactSecrets(logging.Filter):
                     parts.add(secret.split(":", 1)[1])
         self.secrets = sorted((p for p in parts if len(p) >= 8), key=len, reverse=True)
 
-    def _clean(self, text: str) -> str:
+    def clean(self, text: str) -> str:
+        """`text` with every secret replaced by [redacted]."""
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
         return text
@@ -37,13 +40,13 @@ class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
             message = record.getMessage()
-            cleaned = self._clean(message)
+            cleaned = self.clean(message)
             if cleaned != message:
                 record.msg, record.args = cleaned, ()
             if record.exc_info and not record.exc_text:
                 record.exc_text = logging.Formatter().formatException(record.exc_info)
             if record.exc_text:
-                record.exc_text = self._clean(record.exc_text)
+                record.exc_text = self.clean(record.exc_text)
         return True
 
 
@@ -69,3 +72,15 @@ def setup_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text") ->
             handler.setFormatter(JsonFormatter())
     # httpx logs every request URL at INFO, and Telegram's URLs contain the token
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if redact.secrets:
+        sys.excepthook = _redacting_hook(redact)
+
+
+def _redacting_hook(redact: RedactSecrets) -> Callable[[type[BaseException], BaseException, TracebackType | None], None]:
+    """An uncaught exception's traceback, printed with secrets redacted (python-telegram-bot puts the token
+    in `InvalidToken` messages)."""
+
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        sys.stderr.write(redact.clean("".join(traceback.format_exception(kind, error, tb))))
+
+    return hook

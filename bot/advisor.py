@@ -1,6 +1,7 @@
 """The one entry point of the core: `Advisor.handle(event) -> list[Reply]`.
 
-Routing, in order: a button action; a command (`/name args`); free text. In a group
+Routing, in order: a button action; a command (`/name args`); free text (a typed
+yes/no to /forget, a quiz answer, a reminder asked for in words, a question). In a group
 the bot speaks only when addressed (a command, a mention, a reply to the bot), or
 when the chat's admins turned on auto-answer and the match is confident. A handler
 that raises never takes the bot down: the user gets a short apology and the error is
@@ -39,6 +40,13 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 2000
 """Longer messages get a polite "too long" instead of an answer."""
+
+FORGET_TYPED_SECONDS = 300
+"""How long a typed "yes" or "no" answers the /forget question (after that it is just text)."""
+_YES_NO = {**dict.fromkeys(("yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "confirm", "yes please", "delete",
+                            "delete it", "delete everything", "yes delete", "yes delete everything"), "yes"),
+           **dict.fromkeys(("no", "n", "nope", "nah", "no thanks", "cancel", "keep", "keep it", "no keep it", "don't",
+                            "dont", "do not", "stop"), "no")}
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\S+)?(?:\s+(.*))?$", re.DOTALL)
 
@@ -83,7 +91,9 @@ class Advisor:
     """The bot's brain; every adapter calls `handle` and renders what comes back."""
 
     def __init__(self, kb: KnowledgeBase, database: Database, clock: Clock | None = None, limits: Limits | None = None,
-                 owners: frozenset[str] = frozenset(), log_text: bool = False, knowledge_dir: Path | None = None):
+                 owners: frozenset[str] = frozenset(), log_text: bool = False, knowledge_dir: Path | None = None,
+                 flood_limits: bool = True):
+        """`flood_limits=False` for one local user (the console): the limits protect groups, not a terminal."""
         self.database = database
         # each capability owns its tables; the order here is the order of /mydata
         reminder_store, quiz_store, answer_store = ReminderStore(database), QuizStore(database), AnswerStore(database)
@@ -93,7 +103,8 @@ class Advisor:
         limits = limits or Limits()
         self.answers = AnswerService(FaqService(kb), answer_store, self.groups, self.usage, self.clock.now,
                                      limits.cooldown_minutes)
-        self.throttle = Throttle(limits)
+        self.throttle = Throttle(limits) if flood_limits else None
+        self._forget_asked: dict[tuple[str, str], float] = {}  # who was just asked to confirm /forget, and when
         self.settings = SettingsService(self.groups, reminder_store.timezone)
         self.owners = owners
         self.log_text = log_text
@@ -147,7 +158,7 @@ class Advisor:
             if not self._for_me(event):
                 return await self._route(event)
             self.usage.seen(event.platform, event.user_id, event.chat_id, self.clock.now().timestamp())
-            verdict = self.throttle.check(event)
+            verdict = self.throttle.check(event) if self.throttle else "ok"
             if verdict == "drop":
                 return []
             if verdict == "warn":
@@ -167,18 +178,29 @@ class Advisor:
         if event.action is not None:
             return await self._press(event)
         text = clean_text(event.text)
+        if not event.is_private and not event.addressed and not text.startswith("/"):
+            return await self._overheard(event, text)
+        asked = self._forget_asked.pop((event.platform, event.user_id), None)  # the next message answers it, or not
         if text.startswith("/"):
             return await self._command(event, text)
-        if not event.is_private and not event.addressed:
-            return await self._overheard(event, text)
-        if event.is_private and text:
-            answered = await self.quiz.text(event, text[:MAX_TEXT])
-            if answered is not None:
-                return answered
-        problem = _text_problem(text)
-        if problem:
-            return [problem]
-        return self.answers.answer(event, text)
+        return await self._typed(event, text, asked)
+
+    async def _typed(self, event: Incoming, text: str, asked: float | None) -> list[Reply]:
+        """Typed words for the bot: a yes/no to /forget, a quiz answer (private), a reminder in words, a question."""
+        if asked is not None and self.clock.now().timestamp() - asked <= FORGET_TYPED_SECONDS:
+            answer = _YES_NO.get(" ".join(re.sub(r"[^\w' ]+", " ", text.lower()).split()))
+            if answer:
+                return await self._forget_confirmed(event, answer, replace=False)
+
+        async def otherwise() -> list[Reply]:
+            problem = _text_problem(text)
+            if problem:
+                return [problem]
+            return await self.reminders.in_words(event, text) or self.answers.answer(event, text)
+
+        if event.is_private and text:  # a quiz answer, or (a question) answered while the quiz waits
+            return await self.quiz.text(event, text[:MAX_TEXT], otherwise)
+        return await otherwise()
 
     async def _overheard(self, event: Incoming, text: str) -> list[Reply]:
         """A group message not addressed to the bot: silent unless auto-answer is on, sure, and not quiet."""
@@ -220,7 +242,7 @@ class Advisor:
             "del": lambda: self.answers.press_delete(event, value),
             "set": lambda: self.settings.press(event, parts),
             "topic": lambda: self._topic(value),
-            "topics": lambda: self._topics(event, ""),
+            "topics": lambda: self._menu(self._topics(event, "")),
             "rem": lambda: self.reminders.press(event, parts),
             "dl": lambda: self.reminders.press_deadline(event, parts),
             "quiz": lambda: self.quiz.press(event, parts),
@@ -238,7 +260,12 @@ class Advisor:
 
     async def _topic(self, topic_id: str) -> list[Reply] | None:
         reply = self.faq.topic_reply(topic_id)
-        return [reply] if reply else None
+        return [replace(reply, replace=True)] if reply else None
+
+    @staticmethod
+    async def _menu(replies: Awaitable[list[Reply]]) -> list[Reply]:
+        """Browsing the topic menu edits it in place instead of posting a new message per press."""
+        return [replace(r, replace=True) for r in await replies]
 
     # command handlers
 
@@ -287,8 +314,21 @@ class Advisor:
                       button_rows([Button("Delete all of it", "forget:ask")]), private=True)]
 
     def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
-        """A chat changed id (Telegram group -> supergroup): what belongs to it follows."""
+        """A chat changed id (Telegram group -> supergroup): its reminders, settings and cooldowns follow.
+
+        Returns how many reminders moved.
+        """
+        self.groups.move_chat(platform, old_chat_id, new_chat_id)
         return self.reminders.store.move_chat(platform, old_chat_id, new_chat_id)
+
+    def group_welcome(self) -> Reply:
+        """What the bot says when it is added to a group: what it does, and where admins set it up."""
+        return Reply(
+            "Hello! I'm IMG Advisor. I answer questions about the road to a US residency for international "
+            "medical graduates (USCE, ECFMG, USMLE, visas, costs, the Match), always with sources.\n\n"
+            "Mention me or reply to one of my messages with a question, or use /ask. /topics browses what I know; "
+            "/help lists everything.\n\nAdmins: /settings chooses how I behave here (auto-answer, quiet hours, "
+            "short answers).")
 
     def reload(self, directory: Path) -> str:
         """Load the knowledge base again; a broken one is refused and the old one keeps running."""
@@ -316,15 +356,17 @@ class Advisor:
                    f"{data['quiz_in_progress']} quiz in progress, {data['votes']} vote(s), "
                    f"time zone: {data['timezone'] or 'not set'}")
         buttons = button_rows([Button("Yes, delete everything", "forget:yes"), Button("No, keep it", "forget:no")])
+        self._forget_asked[(event.platform, event.user_id)] = self.clock.now().timestamp()  # a typed yes/no works too
         return [Reply(f"This deletes everything I store about you, in every chat: {escape(summary)}. "
-                      "It can't be undone. Are you sure?", buttons, private=True)]
+                      "It can't be undone. Are you sure? (Tap a button, or type yes or no.)", buttons, private=True)]
 
-    async def _forget_confirmed(self, event: Incoming, answer: str) -> list[Reply]:
+    async def _forget_confirmed(self, event: Incoming, answer: str, replace: bool = True) -> list[Reply]:
+        self._forget_asked.pop((event.platform, event.user_id), None)
         if answer != "yes":
-            return [Reply("Nothing was deleted.", private=True, replace=True)]
+            return [Reply("Nothing was deleted.", private=True, replace=replace)]
         self.database.forget_user(event.platform, event.user_id)
         self.reminders.notify_changed()
-        return [Reply("Done: everything I stored about you is deleted.", private=True, replace=True)]
+        return [Reply("Done: everything I stored about you is deleted.", private=True, replace=replace)]
 
     async def _autoanswer(self, event: Incoming, args: str) -> list[Reply]:
         if event.is_private:

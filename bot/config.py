@@ -4,15 +4,16 @@
 |-----------------------|-------------------------------------------------|---------------------------------|
 | IMG_ADVISOR_DB        | $XDG_DATA_HOME/img-advisor/img-advisor.db       | the SQLite database file        |
 |                       | (~/.local/share/img-advisor/img-advisor.db)     |                                 |
-| IMG_ADVISOR_KB        | the knowledge/ directory shipped with the bot   | knowledge base to load          |
-| IMG_ADVISOR_LOG_LEVEL | INFO                                            | DEBUG, INFO, WARNING or ERROR   |
+| IMG_ADVISOR_KB        | the checkout's knowledge/ (when run inside one),| knowledge base to load          |
+|                       | else the knowledge/ installed with the bot      |                                 |
+| IMG_ADVISOR_LOG_LEVEL | INFO (console: WARNING)                         | DEBUG, INFO, WARNING or ERROR   |
 | TELEGRAM_BOT_TOKEN    | (none)                                          | run the Telegram adapter        |
 | TELEGRAM_API_URL      | https://api.telegram.org                        | Bot API base (self-hosted/test) |
 | TELEGRAM_RATE_LIMITER | on                                              | off only against a local fake   |
 | DISCORD_BOT_TOKEN     | (none)                                          | run the Discord adapter         |
 | DISCORD_API_URL       | https://discord.com/api/v10                     | REST base (proxy/test)          |
 | DISCORD_GATEWAY_URL   | (from Discord)                                  | gateway address (proxy/test)    |
-| DISCORD_GUILD_ID      | (none)                                          | sync slash commands to one guild|
+| DISCORD_GUILD_ID      | (none)                                          | default guild of `discord sync` |
 | IMG_ADVISOR_OWNERS    | (none)                                          | e.g. telegram:123,discord:456   |
 | IMG_ADVISOR_LOG_TEXT  | off                                             | on: log message text (debugging)|
 | IMG_ADVISOR_USER_RATE | 20/minute                                       | per-user limit (limits syntax)  |
@@ -86,6 +87,29 @@ def bundled_knowledge_dir() -> Path:
     return Path(bot.__file__).resolve().parent.parent / "knowledge"
 
 
+def checkout_knowledge_dir(start: Path | None = None) -> Path | None:
+    """The knowledge/ of the img-advisor checkout the command runs in (this directory or a parent), if any.
+
+    A maintainer edits `knowledge/` in a checkout; `kb check`, the bot and /reload must see
+    that copy, not the one installed in site-packages.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        project = folder / "pyproject.toml"
+        if (folder / "knowledge" / "topics.yaml").is_file() and project.is_file():
+            try:
+                if 'name = "img-advisor"' in project.read_text(encoding="utf-8"):
+                    return folder / "knowledge"
+            except OSError:
+                return None
+    return None
+
+
+def default_knowledge_dir() -> Path:
+    """IMG_ADVISOR_KB unset: the checkout's knowledge/ when run inside one, else the installed copy."""
+    return checkout_knowledge_dir() or bundled_knowledge_dir()
+
+
 def default_db_path() -> Path:
     """Where the database lives unless IMG_ADVISOR_DB says otherwise."""
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -99,6 +123,7 @@ class Settings:
     db_path: Path
     knowledge_dir: Path
     log_level: str = "INFO"
+    log_level_set: bool = False  # IMG_ADVISOR_LOG_LEVEL was given (the console logs only warnings otherwise)
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_url: str | None = None
     telegram_rate_limiter: bool = True
@@ -121,7 +146,7 @@ class Settings:
         if env.get("IMG_ADVISOR_CONFIG", "").strip():
             env = {**read_config_file(Path(env["IMG_ADVISOR_CONFIG"].strip()).expanduser()), **env}
         db = Path(env["IMG_ADVISOR_DB"]).expanduser() if env.get("IMG_ADVISOR_DB") else default_db_path()
-        kb = Path(env["IMG_ADVISOR_KB"]).expanduser() if env.get("IMG_ADVISOR_KB") else bundled_knowledge_dir()
+        kb = Path(env["IMG_ADVISOR_KB"]).expanduser() if env.get("IMG_ADVISOR_KB") else default_knowledge_dir()
         level = env.get("IMG_ADVISOR_LOG_LEVEL", "INFO").strip().upper() or "INFO"
         if level not in LOG_LEVELS:
             raise SettingsError(f"IMG_ADVISOR_LOG_LEVEL={level!r}: use one of {', '.join(LOG_LEVELS)}")
@@ -174,6 +199,7 @@ class Settings:
             owners=owners, log_text=log_text == "on",
             limits=Limits(rates["IMG_ADVISOR_USER_RATE"], rates["IMG_ADVISOR_CHAT_RATE"], int(cooldown)),
             db_path=db, knowledge_dir=kb, log_level=level,
+            log_level_set=bool(env.get("IMG_ADVISOR_LOG_LEVEL", "").strip()),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN", "").strip() or None,
             telegram_api_url=env.get("TELEGRAM_API_URL", "").strip() or None,
             telegram_rate_limiter=limiter == "on",

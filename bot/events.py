@@ -25,6 +25,8 @@ class Incoming:
     action: str | None = None
     addressed: bool = False
     is_admin: bool = False
+    thread_id: str | None = None
+    """The thread (a Telegram forum topic) the event came from, if any; see `in_thread`."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class Reply:
     `delete` asks the adapter to delete the message whose button was pressed (its
     text is then empty). `notice` marks a short acknowledgement that an adapter may
     show as a transient notice (a Telegram callback answer) instead of a message.
+    `asks_number` marks a question whose answer may be typed as a number ("3" years):
+    an adapter that turns typed numbers into button presses (the console) must pass
+    such a number on as text instead.
     """
 
     text: str
@@ -60,6 +65,7 @@ class Reply:
     start_payload: str | None = None
     delete: bool = False
     notice: bool = False
+    asks_number: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,12 +74,28 @@ class ChatRef:
 
     `fallback_chat_id` is the chat a private delivery came from, where an adapter may
     post a short notice if the private chat cannot be reached (Discord DMs closed).
+    `chat_id` may name a thread of the chat (see `in_thread`); `split_thread` reads it.
     """
 
     platform: str
     chat_id: str
     dm: bool = False
     fallback_chat_id: str | None = None
+
+
+THREAD_MARK = "/"
+"""Joins a chat id and a thread id in one chat reference: `-100123/42` is topic 42 of chat -100123."""
+
+
+def in_thread(chat_id: str, thread_id: str | None) -> str:
+    """A chat reference naming one thread of a chat (where a group reminder set there posts)."""
+    return f"{chat_id}{THREAD_MARK}{thread_id}" if thread_id else chat_id
+
+
+def split_thread(chat_ref: str) -> tuple[str, str | None]:
+    """The chat id and thread id (None: the whole chat) of a chat reference made by `in_thread`."""
+    chat_id, _, thread_id = chat_ref.partition(THREAD_MARK)
+    return chat_id, thread_id or None
 
 
 def button_rows(buttons: list[Button], per_row: int = 1) -> tuple[tuple[Button, ...], ...]:
@@ -89,4 +111,5 @@ class Outcome:
     entry: str | None = None
     score: float | None = None
     suggestions: list[str] = field(default_factory=list)
-    kind: str = "answer"  # "answer" | "unsure" | "none" | "smalltalk" | "out_of_scope" | "invalid"
+    kind: str = "answer"  # "answer" | "unsure" | "none" | "smalltalk" | "out_of_scope" | "safety" | "language" | "invalid"
+    entries: list[str] = field(default_factory=list)  # every entry answered (several questions in one message)

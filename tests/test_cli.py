@@ -61,7 +61,8 @@ def test_batch_mode_answers_one_json_line_per_question(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["entry"] for r in lines] == ["observership-cost", None, "step1-pass-fail", None]
-    assert set(lines[0]) == {"text", "entry", "score", "suggestions"}
+    assert set(lines[0]) == {"text", "entry", "entries", "kind", "score", "suggestions"}
+    assert lines[0]["entries"] == ["observership-cost"]
 
 
 def test_chat_reads_lines_and_presses_numbered_buttons(tmp_path: Path) -> None:
@@ -89,3 +90,20 @@ def test_with_no_token_the_bot_starts_the_console_and_says_how_to_go_online(tmp_
         assert done.returncode == 0, done.stderr
         assert "TELEGRAM_BOT_TOKEN" in done.stderr and "DISCORD_BOT_TOKEN" in done.stderr
         assert "Observership fees" in done.stdout
+
+
+def test_piped_questions_all_get_answers_with_no_log_lines_between_them(tmp_path: Path) -> None:
+    """The console is one local user: no flood limit, nothing dropped, logs only when asked for."""
+    env = {k: v for k, v in os.environ.items() if k != "IMG_ADVISOR_LOG_LEVEL"}
+    env["IMG_ADVISOR_DB"] = str(tmp_path / "chat.db")
+    questions = "".join(f"is step 1 pass fail {n}\n" for n in range(30))
+    done = subprocess.run([sys.executable, "-m", "adapters.cli", "chat"], input=questions, capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("pass/fail") >= 30, done.stdout[-2000:]
+    assert "faster than I can answer" not in done.stdout
+    assert "is step 1 pass fail 29" in done.stdout  # piped lines are echoed after their prompt
+    assert " INFO " not in done.stdout + done.stderr
+    asked = run_cli("chat", stdin="hello\n", env={"IMG_ADVISOR_DB": str(tmp_path / "chat.db"),
+                                                  "IMG_ADVISOR_LOG_LEVEL": "INFO"})
+    assert " INFO " in asked.stderr and " INFO " not in asked.stdout

@@ -140,7 +140,7 @@ async def test_reload_swaps_a_good_knowledge_base_and_refuses_a_broken_one(kb: K
     costs = kb_dir / "faq" / "costs.yaml"
     costs.write_text(costs.read_text().replace("title: Observership fees", "title: Observership prices"))
     reply = await advisor.handle(private("/reload", user="owner"))
-    assert "Reloaded: 101 entries" in reply[0].text
+    assert f"Reloaded: {len(kb.entries)} entries" in reply[0].text
     assert "Observership prices" in (await advisor.handle(private("observership fees")))[0].text
     costs.write_text(costs.read_text() + "\n- id: [broken\n")
     reply = await advisor.handle(private("/reload", user="owner"))

@@ -62,12 +62,29 @@ def test_a_bad_setting_stops_the_command_with_its_name_not_a_traceback() -> None
     assert done.returncode != 0 and "IMG_ADVISOR_LOG_FORMAT" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_json_logs_are_one_object_per_line_with_secrets_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_logs_are_one_object_per_line_with_secrets_redacted(capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
     setup_logging("INFO", secrets=["123456:SECRET-TOKEN-VALUE"], fmt="json")
     logging.getLogger("test").info("calling https://api.telegram.org/bot123456:SECRET-TOKEN-VALUE/getMe")
     line = capsys.readouterr().err.strip().splitlines()[-1]
     record = json.loads(line)
     assert record["level"] == "INFO" and "SECRET-TOKEN-VALUE" not in line and "[redacted]" in record["message"]
+    logging.getLogger().handlers.clear()
+
+
+def test_an_uncaught_traceback_has_the_token_redacted(capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from telegram.error import InvalidToken
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    setup_logging("INFO", secrets=["123456:SECRET-TOKEN-VALUE"])
+    try:
+        raise InvalidToken("The token `123456:SECRET-TOKEN-VALUE` was rejected by the server.")  # as PTB words it
+    except InvalidToken as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    printed = capsys.readouterr().err
+    assert "Traceback" in printed and "SECRET-TOKEN-VALUE" not in printed and "[redacted]" in printed
     logging.getLogger().handlers.clear()
 
 

@@ -46,10 +46,10 @@ class ConsoleDriver:
         return self._transcript(await self.chat.process_line(line))
 
     async def press(self, label: str) -> Transcript:
-        for number, button in enumerate(self.chat.buttons, 1):
+        for key, button in self.chat.keys.items():
             if button.label.lower().startswith(label.lower()):
-                return self._transcript(await self.chat.process_line(str(number)))
-        raise AssertionError(f"no button starting {label!r}: {[b.label for b in self.chat.buttons]}")
+                return self._transcript(await self.chat.process_line(key))
+        raise AssertionError(f"no button starting {label!r}: {[b.label for b in self.chat.keys.values()]}")
 
     async def advance(self, delta: dt.timedelta) -> Transcript:
         self.clock.advance(delta)
@@ -59,10 +59,10 @@ class ConsoleDriver:
 
     async def restart(self) -> None:
         """The process stops and starts again on the same database; the screen still shows the old buttons."""
-        on_screen = self.chat.buttons
+        on_screen = self.chat.keys
         self.store.close()
         self._boot()
-        self.chat.buttons = on_screen
+        self.chat.keys = on_screen
         ReminderStore(self.store).release_claims()
 
     def set_admin(self, admin: bool) -> None:
@@ -70,7 +70,7 @@ class ConsoleDriver:
 
     def _transcript(self, output: str) -> Transcript:
         """The text as shown, without the numbered button lines (buttons are reported separately)."""
-        text = "\n".join(line for line in output.splitlines() if not re.match(r"^\[\d+\] ", line))
+        text = "\n".join(line for line in output.splitlines() if not re.match(r"^\[(?:\d+|[a-z])\] ", line))
         return Transcript(text, [b.label for b in self.chat.shown])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from types import SimpleNamespace
 
 import pytest
 from limits import parse
@@ -83,7 +84,21 @@ def test_the_same_decisions_as_limits_moving_window(monkeypatch: pytest.MonkeyPa
         def time() -> float:
             return clock.now
 
+    class NoExpiry:  # limits prunes old events on a timer thread, racing the fake clock; counting needs no pruning
+        def __init__(self, interval: float, function) -> None:  # noqa: ANN001
+            self.function = function
+
+        def start(self) -> None:
+            pass
+
+        def is_alive(self) -> bool:
+            return False
+
+        def cancel(self) -> None:
+            pass
+
     monkeypatch.setattr("limits.storage.memory.time", FakeTime)
+    monkeypatch.setattr("limits.storage.memory.threading", SimpleNamespace(Timer=NoExpiry, RLock=threading.RLock))
     limits = Limits(per_user=per_user, per_chat=per_chat)
     ours, reference = Throttle(limits, clock), LimitsThrottle(limits)
     rng = random.Random(18)

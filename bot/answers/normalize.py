@@ -22,7 +22,7 @@ _NON_WORD = re.compile(r"[^\w$]+|_")
 _SPACES = re.compile(r"\s+")
 
 STOPWORDS = frozenset("""
-a an the and or but if then so of to in on at for from by with about as into over after before
+a an the and or but if then so of to in on at for from by with about as into over
 is are was were be been being am do does did doing done have has had having will would shall should
 can could may might must i me my mine we our us you your yours he she it its they them their this that
 these those there here what which whom whose any some all each every no not
@@ -30,7 +30,8 @@ just also very too much many more most than only own same other such up down out
 once both few nor s t don now pls plz please guys guy anyone someone somebody everyone hey hi hello
 thanks thank thx help tell know want need get got one really kindly sir mam maam bro dear ok okay
 still ive id""".split())
-"""Words that carry no topic. Question words (who, when, how...) are kept: "who writes my
+"""Words that carry no topic. "after" and "before" are kept ("ECFMG before ERAS", "after the Match"),
+and so are question words (who, when, how...): "who writes my
 letters" and "how do I ask for letters" are different questions. Note: "us" the pronoun and "US" the country normalise
 alike; synonyms.yaml maps "u.s."/"usa"/"united states" to the token "usa" instead."""
 

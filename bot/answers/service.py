@@ -12,6 +12,7 @@ import datetime as dt
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.answers.faq import FaqService
 from bot.answers.store import AnswerStore
@@ -22,6 +23,9 @@ from bot.usage.store import UsageStore
 
 Now = Callable[[], dt.datetime]
 MAX_REMEMBERED = 20_000
+PRIVATE_CHATTER = ("🙂 Any time! Whenever you have a question about US clinical experience, ECFMG, USMLE, visas or "
+                   "the Match, just type it here. /topics shows what I know.")
+"""Chatter in a private chat ("bye", "lol"): knowledge/smalltalk.yaml's chatter reply is for groups ("mention me")."""
 
 
 class AnswerService:
@@ -43,12 +47,16 @@ class AnswerService:
         now = self.now()
         if unprompted and outcome.entry is None:
             return []
+        if not group and outcome.kind == "smalltalk" and outcome.replies[0].text == self.faq.kb.smalltalk.chatter.reply:
+            return [Reply(PRIVATE_CHATTER)]
         if outcome.entry is None:
             if outcome.kind in ("unsure", "none") and settings.record_misses:
                 self.store.record_miss(event.platform, question, outcome.kind, outcome.suggestions[0]
                                        if outcome.suggestions else None, outcome.score, now.timestamp())
             return outcome.replies
         self.usage.count(event.platform, "questions answered", now.timestamp())
+        if len(outcome.entries) > 1:
+            return self._several(event, outcome, question)
         if group:
             last = self.groups.last_answered(event.platform, event.chat_id, outcome.entry)
             if last is not None and now.timestamp() - last < self.cooldown.total_seconds():
@@ -56,7 +64,17 @@ class AnswerService:
                 return [] if unprompted else [self._already_answered(outcome.entry, now.timestamp() - last)]
             self.groups.mark_answered(event.platform, event.chat_id, outcome.entry, now.timestamp())
         base = self.faq.short_reply(outcome.entry) if group and settings.reply_style == "short" else outcome.replies[0]
-        return [self._decorate(base, outcome, event, question)]
+        return [self._decorate(base, outcome, event, question), *outcome.replies[len(outcome.entries):]]
+
+    def _several(self, event: Incoming, outcome: Outcome, question: str) -> list[Reply]:
+        """Several questions in one message: in private each answer in turn; in a group one short menu."""
+        if event.is_private:
+            answers = [self._decorate(reply, replace(outcome, entry=entry_id), event, question)
+                       for reply, entry_id in zip(outcome.replies, outcome.entries)]
+            return answers + outcome.replies[len(outcome.entries):]
+        titles = [self.faq.kb.entries[e].title for e in outcome.entries]
+        buttons = tuple((Button(title, f"faq:{entry_id}"),) for title, entry_id in zip(titles, outcome.entries))
+        return [Reply(f"You asked {len(titles)} things. Tap each one for its answer:", buttons)]
 
     def _decorate(self, reply: Reply, outcome: Outcome, event: Incoming, question: str) -> Reply:
         token = secrets.token_urlsafe(6)

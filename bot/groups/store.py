@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 import sqlite_utils
 
 from bot.database import MIGRATIONS, Database
+from bot.events import split_thread
 
 
 @MIGRATIONS()
@@ -66,7 +67,8 @@ class GroupStore:
         """Chat settings and cooldowns name chats, never users: nothing to delete."""
 
     def chat_settings(self, platform: str, chat_id: str) -> ChatSettings:
-        """A chat's settings (defaults when admins never changed any)."""
+        """A chat's settings (defaults when admins never changed any); a thread has its chat's settings."""
+        chat_id = split_thread(chat_id)[0]
         row = self.db.execute(
             "select auto_answer, threshold, members_remind, quiet_start, quiet_end, quiet_tz, reply_style, "
             "record_misses from chat_settings where platform = ? and chat_id = ?", [platform, chat_id]).fetchone()
@@ -108,3 +110,14 @@ class GroupStore:
         with self.database.write():
             self.db["recent_answers"].upsert({"platform": platform, "chat_id": chat_id, "entry_id": entry_id,
                                               "answered_at": at}, pk=("platform", "chat_id", "entry_id"))
+
+    def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
+        """A chat changed id (Telegram group -> supergroup): its settings and cooldowns follow it.
+
+        Anything the new chat already has of its own wins; the old chat's rows are removed.
+        """
+        with self.database.write():
+            for table in self.TABLES:
+                self.db.execute(f"update or ignore {table} set chat_id = ? where platform = ? and chat_id = ?",
+                                [new_chat_id, platform, old_chat_id])
+                self.db.execute(f"delete from {table} where platform = ? and chat_id = ?", [platform, old_chat_id])

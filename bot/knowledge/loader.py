@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from bot.answers.normalize import normalize
 from bot.knowledge import cache
+from bot.knowledge.currency import calendar_problems, entry_problems
 from bot.knowledge.models import Deadline, Entry, SmallTalk, Text, Topic
 from bot.knowledge.similar import similar_pairs
 from bot.knowledge.yamlsource import KnowledgeError, Problem, YamlDoc, load
@@ -246,7 +247,7 @@ def _check_knowledge(directory: Path, today: dt.date) -> tuple[KnowledgeBase | N
         smalltalk = _validate(doc, TypeAdapter(SmallTalk), problems)
 
     deadlines: dict[str, Deadline] = {}
-    doc = _load_doc(directory, "deadlines.yaml", problems)
+    doc = deadlines_doc = _load_doc(directory, "deadlines.yaml", problems)
     if doc is not None:
         for index, deadline in enumerate(_validate(doc, _DEADLINES, problems) or []):
             if deadline.id in deadlines:
@@ -276,6 +277,7 @@ def _check_knowledge(directory: Path, today: dt.date) -> tuple[KnowledgeBase | N
             elif isinstance(raw, dict) and isinstance(raw.get("id"), str):
                 broken_ids.add(raw["id"])
     _check_entries(loaded, topics, unchecked_topics, today, problems, broken_ids)
+    problems.extend(entry_problems(loaded, today) + calendar_problems(deadlines, deadlines_doc, today))
     used_topics = {e.topic for e, _, _ in loaded} | broken_topics
     for topic_id in topics:
         if topic_id not in used_topics:

@@ -107,3 +107,5 @@ class SmallTalk(Strict):
     thanks: SmallTalkKind
     chatter: SmallTalkKind
     out_of_scope: SmallTalkKind
+    emergency: SmallTalkKind | None = None  # a medical emergency or a request for treatment: never a FAQ entry
+    not_english: Text | None = None  # said when a message is not in English

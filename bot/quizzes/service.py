@@ -4,13 +4,19 @@ Progress lives in SQLite (one active quiz per user), written in one transaction 
 step, so a restart mid-quiz resumes where the user was. A quiz idle for 24 hours
 expires quietly. Buttons carry `quiz:<quiz>:<question>:<option>`; a press from an
 older step is recognised and answered with the current question.
+
+Typed messages during a quiz: a number that fits an option's range ("3" years) picks
+that option, so do an option's words and back/restart/cancel/continue. Anything else
+is a question: it is answered as usual, and the quiz waits with a one-line
+"paused" note and a Continue button.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace as replace_reply
 
 from rapidfuzz import fuzz, process
 
@@ -27,9 +33,14 @@ LABEL_CUTOFF = 75.0
 REMIND_AFTER = dt.timedelta(days=7)
 MAX_REMIND_BUTTONS = 6
 _WORDS = {"back": "back", "previous": "back", "restart": "restart", "start over": "restart",
-          "cancel": "cancel", "stop": "cancel", "quit": "cancel", "exit": "cancel"}
+          "cancel": "cancel", "stop": "cancel", "quit": "cancel", "exit": "cancel",
+          "continue": "resume", "resume": "resume", "go on": "resume"}
+_NUMBER = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(?:years?|yrs?|y|months?|mos?|letters?)?\.?", re.IGNORECASE)
+MAX_EXTRA_WORDS = 2
+"""A typed answer may have this many words more than the option's label ("I'm a graduate")."""
 
 Now = Callable[[], dt.datetime]
+Otherwise = Callable[[], Awaitable[list[Reply]]]
 AddReminder = Callable[[Incoming, str, dt.datetime], int]
 
 
@@ -67,12 +78,16 @@ class QuizService:
 
     # rendering
 
-    def _question_reply(self, quiz: Quiz, question: Question, history: list[str], replace: bool) -> Reply:
+    def _question_reply(self, quiz: Quiz, question: Question, history: list[str], replace: bool,
+                        heard: str = "") -> Reply:
         text = f"{bold(quiz.title)} · question {len(history) + 1}\n\n{escape(question.text)}"
+        if heard:  # a typed answer: show how it was read
+            text = f"✓ {escape(heard)}\n\n{text}"
         rows = [(Button(o.label, f"quiz:{quiz.id}:{question.id}:{o.id}"),) for o in question.options]
         nav = [Button("« Back", "quiz:back")] if history else []
         nav += [Button("↺ Restart", "quiz:restart"), Button("✕ Cancel", "quiz:cancel")]
-        return Reply(text, tuple(rows) + (tuple(nav),), private=True, replace=replace)
+        ranged = any(o.min is not None or o.max is not None for o in question.options)
+        return Reply(text, tuple(rows) + (tuple(nav),), private=True, replace=replace, asks_number=ranged)
 
     def _result_reply(self, quiz: Quiz, answers: dict[str, str], replace: bool, heading: str = "Your plan") -> Reply:
         results = quiz.results(answers)
@@ -173,26 +188,33 @@ class QuizService:
             return self._answer(event, session, option_id, replace=True)
         return None
 
-    async def text(self, event: Incoming, text: str) -> list[Reply] | None:
-        """A typed message during a quiz: an answer, a number, or back/restart/cancel.
+    async def text(self, event: Incoming, text: str, otherwise: Otherwise) -> list[Reply]:
+        """A typed message: during a quiz an answer, a number or back/restart/cancel/continue.
 
-        None when the user is not in a quiz (the message is then a question).
+        Anything else (and everything outside a quiz) goes to `otherwise`, the normal
+        answer path; during a quiz its replies end with a "paused" note and Continue.
         """
         session = self._session(event)
         if session is None:
-            return None
+            return await otherwise()
         quiz = self.quizzes[session["quiz_id"]]
         question = quiz.question(session["question_id"])
         assert question is not None
-        lowered = text.strip().lower()
+        lowered = text.strip().lower().rstrip(".!")
         if lowered in _WORDS:
             return self._navigate(event, session, _WORDS[lowered], replace=False)
         option = _typed_option(question, text)
-        if option is None:
-            return [Reply("I didn't catch that as an answer. Tap a button, type its number or words, or type "
-                          "\"cancel\" to stop the quiz (then ask me anything).", private=True),
+        if option is not None:
+            return self._answer(event, session, option.id, replace=False, heard=option.label)
+        if _NUMBER.fullmatch(text.strip()):  # a number no option takes
+            choices = ", ".join(o.label for o in question.options)
+            return [Reply(f"I didn't catch that as an answer: {escape(text.strip()[:20])} fits none of the choices "
+                          f"({escape(choices)}). Tap the closest one, or type \"cancel\" to stop the quiz.",
+                          private=True),
                     self._current(quiz, session, replace=False)]
-        return self._answer(event, session, option.id, replace=False)
+        replies = await otherwise()
+        return [*replies, Reply(f"⏸ Your quiz {bold(quiz.title)} is paused — tap Continue when you're ready.",
+                                button_rows([Button("▶ Continue the quiz", "quiz:resume")]), private=True)]
 
     async def results(self, event: Incoming, args: str) -> list[Reply]:
         """`/results`: the user's last result of each quiz."""
@@ -214,7 +236,7 @@ class QuizService:
         assert question is not None
         return self._question_reply(quiz, question, session["history"], replace)
 
-    def _answer(self, event: Incoming, session: dict, option_id: str, replace: bool) -> list[Reply]:
+    def _answer(self, event: Incoming, session: dict, option_id: str, replace: bool, heard: str = "") -> list[Reply]:
         quiz = self.quizzes[session["quiz_id"]]
         question = quiz.question(session["question_id"])
         assert question is not None
@@ -227,10 +249,11 @@ class QuizService:
         next_question = quiz.question(option.next)
         if next_question is None:  # end of the quiz
             self.store.finish_quiz(event.platform, event.user_id, quiz.id, answers, self.now().timestamp())
-            return [self._result_reply(quiz, answers, replace)]
+            result = self._result_reply(quiz, answers, replace)
+            return [replace_reply(result, text=f"✓ {escape(heard)}\n\n{result.text}") if heard else result]
         # drop answers to questions after this one (the user went back and changed course)
         self._save(event, quiz, next_question.id, answers, history)
-        return [self._question_reply(quiz, next_question, history, replace)]
+        return [self._question_reply(quiz, next_question, history, replace, heard)]
 
     def _navigate(self, event: Incoming, session: dict, action: str, replace: bool) -> list[Reply]:
         quiz = self.quizzes[session["quiz_id"]]
@@ -275,9 +298,14 @@ class QuizService:
 
 
 def _typed_option(question: Question, text: str) -> Option | None:
-    """The option a typed answer means: a number in an option's range, its position, or its words."""
+    """The option a typed answer means: a number in an option's range, its position, or its words.
+
+    A number picks by range when the question has ranges (so "3" years is never the third
+    button). Words match an option's label only when the message is about as short as the
+    label: a question that happens to contain "graduate" is not the answer "Graduate".
+    """
     cleaned = text.strip()
-    number = re.fullmatch(r"(\d{1,3}(?:\.\d+)?)\s*(?:years?|yrs?|y|months?|mos?|letters?)?\.?", cleaned, re.IGNORECASE)
+    number = _NUMBER.fullmatch(cleaned)
     ranged = [o for o in question.options if o.min is not None or o.max is not None]
     if number:
         value = float(number.group(1))
@@ -286,6 +314,9 @@ def _typed_option(question: Question, text: str) -> Option | None:
                         None)
         index = int(value)
         return question.options[index - 1] if 1 <= index <= len(question.options) else None
-    labels = {o.label.lower(): o for o in question.options}
+    words = len(cleaned.split())
+    if cleaned.endswith("?") and words > MAX_EXTRA_WORDS:
+        return None
+    labels = {o.label.lower(): o for o in question.options if words <= len(o.label.split()) + MAX_EXTRA_WORDS}
     best = process.extractOne(cleaned.lower(), list(labels), scorer=fuzz.WRatio, score_cutoff=LABEL_CUTOFF)
     return labels[best[0]] if best else None

@@ -1,5 +1,9 @@
 """Reminder commands and buttons: /remind, /reminders, /timezone, /deadlines, snooze, stop.
 
+A reminder asked for in words ("remind me tomorrow at 9 to pay the ECFMG fee",
+recognised by `bot.reminders.intent`) is set exactly as /remind would set it; its
+confirmation has an Undo button.
+
 Times are read in the user's own time zone (UTC until they set one with /timezone).
 Personal reminders are delivered privately; in a group only chat admins create
 reminders that post to the group. Delivery itself is the scheduler's job
@@ -11,10 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from bot.events import Button, Incoming, Reply, button_rows
+from bot.events import Button, Incoming, Reply, button_rows, in_thread
 from bot.groups.store import GroupStore
 from bot.knowledge import Deadline
 from bot.markup import bold, escape, link
+from bot.reminders.intent import reminder_request
 from bot.reminders.store import PENDING, SENT, Reminder, ReminderStore
 from bot.reminders.timezones import resolve
 from bot.reminders.when import EXAMPLES, WhenError, format_local, parse_reminder
@@ -24,7 +29,7 @@ MAX_PER_GROUP = 200
 MAX_TEXT = 500
 SNOOZES = ((60, "1 hour"), (1440, "1 day"))
 DEADLINE_LEADS = ((1, "1 day before"), (7, "1 week before"), (30, "1 month before"))
-MAX_DEADLINES_SHOWN = 6
+MAX_DEADLINES_SHOWN = 15
 
 Now = Callable[[], dt.datetime]
 
@@ -83,6 +88,15 @@ class ReminderService:
 
     async def remind(self, event: Incoming, args: str) -> list[Reply]:
         """Create a reminder from "<when> <what>"."""
+        return self._create(event, args, Button("Cancel this reminder", "rem:cancel:{}"))
+
+    async def in_words(self, event: Incoming, text: str) -> list[Reply] | None:
+        """A message that asks for a reminder in words, set as /remind would; None for any other message."""
+        args = reminder_request(text)
+        return None if args is None else self._create(event, args, Button("↩ Undo", "rem:cancel:{}"))
+
+    def _create(self, event: Incoming, args: str, cancel: Button) -> list[Reply]:
+        """Store the reminder `args` ("<when> <what>") describes; confirm it with `cancel` ({} = its id)."""
         members_may = not event.is_private and self.groups.chat_settings(event.platform, event.chat_id).members_remind
         to_group = not event.is_private and (event.is_admin or members_may)
         private = not event.is_private and not to_group
@@ -104,7 +118,7 @@ class ReminderService:
                           "Cancel some with /reminders first.", private=private)]
         reminder_id = self.store.add_reminder(
             platform=event.platform, owner_id=event.user_id, origin_chat_id=event.chat_id,
-            chat_id=event.chat_id if to_group else event.user_id, dm=not to_group,
+            chat_id=in_thread(event.chat_id, event.thread_id) if to_group else event.user_id, dm=not to_group,
             text=schedule.what, tz=zone, due_at=schedule.due.timestamp(), rule=schedule.rule,
             repeat=schedule.description or None)
         self.notify_changed()
@@ -120,7 +134,7 @@ class ReminderService:
             lines.append("It will be posted in this group.")
         elif not event.is_private:
             lines.append("I'll send it to you privately (only admins can set group reminders here).")
-        buttons = button_rows([Button("Cancel this reminder", f"rem:cancel:{reminder_id}")])
+        buttons = button_rows([Button(cancel.label, cancel.action.format(reminder_id))])
         return [Reply("\n".join(lines), buttons, private=private)]
 
     # /reminders and buttons
@@ -206,8 +220,10 @@ class ReminderService:
         lines, buttons = [bold("Upcoming Match dates")], []
         for deadline in upcoming[:MAX_DEADLINES_SHOWN]:
             when = escape(deadline.approximate) if deadline.approximate else escape(format_local(deadline.due, zone))
+            said = f"{deadline.title} {deadline.approximate or ''}".lower()
+            status = "" if deadline.confirmed or "estimat" in said else " (estimated, not yet confirmed)"
             note = f" {escape(deadline.note)}" if deadline.note else ""
-            lines.append(f"• {when}: {escape(deadline.title)} ({escape(deadline.cycle)}; "
+            lines.append(f"• {when}: {escape(deadline.title)}{status} ({escape(deadline.cycle)}; "
                          f"{link(deadline.source.title, deadline.source.url)}).{note}")
             buttons.append(Button(f"⏰ {_short(deadline.title, 40)}", f"dl:{deadline.id}"))
         lines.append("Dates change every year: check the official page. Tap one to be reminded before it.")
@@ -234,7 +250,8 @@ class ReminderService:
             return [Reply(f"You already have {MAX_PER_USER} active reminders. Cancel some with /reminders first.",
                           private=not event.is_private)]
         on = deadline.approximate or format_local(deadline.due, zone)
-        text = f"{deadline.title} ({deadline.cycle}) is {on}. Check the exact date: {deadline.source.url}"
+        estimated = "" if deadline.confirmed else " (an estimate from past years; not yet confirmed)"
+        text = f"{deadline.title} ({deadline.cycle}) is {on}{estimated}. Check the exact date: {deadline.source.url}"
         self.store.add_reminder(platform=event.platform, owner_id=event.user_id, origin_chat_id=event.chat_id,
                                 chat_id=event.user_id, dm=True, text=text, tz=zone, due_at=due.timestamp())
         self.notify_changed()

@@ -5,6 +5,10 @@
     every Monday 9am ...                  every day at 20:00 ...
     every month on the 1st ...            every other week ...
 
+The time may also come last ("call the embassy tomorrow 10am", as people say it in
+words), and chat spellings are read ("tmrw", "2moro", "tonite"). A date that does not
+exist ("31 feb 2027") is refused with the reason, never moved to another day.
+
 Times are read in the user's time zone and returned in UTC. A recurring rule keeps
 local wall-clock time, so "every day at 9:00" stays 9:00 across daylight-saving changes.
 Whatever was ambiguous (no time given, 05/06 as day/month) is reported in `notes`.
@@ -12,6 +16,7 @@ Whatever was ambiguous (no time given, 05/06 as day/month) is reported in `notes
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -38,6 +43,29 @@ _EVERY = re.compile(
 _MONTH_DAY = re.compile(r"^(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\b[,]?\s*(.*)$", re.IGNORECASE | re.DOTALL)
 _LEAD = re.compile(r"^(?:me\s+)?", re.IGNORECASE)
 _WHAT_LEAD = re.compile(r"^(?:to|that|about|of|[:,\-–—|])\s+", re.IGNORECASE)
+_WHAT_TAIL = re.compile(r"[\s,:;\-–—]+(?:by|on|at|for|from)?$", re.IGNORECASE)
+_SLANG = {"tmrw": "tomorrow", "tmr": "tomorrow", "tmw": "tomorrow", "tmrow": "tomorrow", "tmoro": "tomorrow",
+          "tomo": "tomorrow", "2moro": "tomorrow", "2morrow": "tomorrow", "2mrw": "tomorrow", "tomorow": "tomorrow",
+          "tommorow": "tomorrow", "tommorrow": "tomorrow", "tonite": "tonight", "2nite": "tonight",
+          "tdy": "today", "2day": "today", "nxt": "next", "wk": "week", "wks": "weeks", "hrs": "hours", "hr": "hour",
+          "mins": "minutes", "min": "minute"}
+_SLANG_WORD = re.compile(r"\b(" + "|".join(_SLANG) + r")\b", re.IGNORECASE)
+_MONTH = (r"(?P<{}>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_DATES = (
+    re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH.format("month") +
+               r"(?:,?\s+(?P<year>\d{4}))?\b", re.IGNORECASE),
+    re.compile(r"\b" + _MONTH.format("month") + r"\s+(?:the\s+)?(?P<day>\d{1,2})(?:st|nd|rd|th)?\b"
+               r"(?:,?\s+(?P<year>\d{4}))?", re.IGNORECASE),
+    re.compile(r"(?<![\d/.:-])(?P<day>\d{1,2})[/.-](?P<month>\d{1,2})(?:[/.-](?P<year>\d{4}|\d{2}))?(?![\d/.:-])"),
+)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")
+_TIME_START = re.compile(r"^(?:\d|(?:in|on|at|by|this|next|tomorrow|today|tonight|noon|midnight|"
+                         + "|".join(_WEEKDAYS) + r"|" + _MONTH.format("m") + r")(?![a-z]))", re.IGNORECASE)
+_EVERY_INSIDE = re.compile(r"\s(?=every\s+(?:(?:other|2nd|second)\s+)?(?:day|weekday|week|month|year|"
+                           + "|".join(_WEEKDAYS) + r")s?\b)", re.IGNORECASE)
 
 
 class WhenError(ValueError):
@@ -65,8 +93,12 @@ def _settings(tz_name: str, now_local: dt.datetime) -> dict:
             "RELATIVE_BASE": now_local.replace(tzinfo=None), "DATE_ORDER": "DMY"}
 
 
+def _unslang(text: str) -> str:
+    return _SLANG_WORD.sub(lambda m: _SLANG[m.group(1).lower()], text)
+
+
 def _parse(text: str, tz_name: str, now_local: dt.datetime) -> dt.datetime | None:
-    text = _AT_HOUR.sub(r"at \1:00", text)
+    text = _AT_HOUR.sub(r"at \1:00", _unslang(text))
     try:
         return dateparser.parse(text, languages=["en"], settings=_settings(tz_name, now_local))
     except (ValueError, OverflowError, TypeError):
@@ -84,6 +116,39 @@ def _split(text: str, tz_name: str, now_local: dt.datetime) -> tuple[dt.datetime
         if parsed is not None:
             return parsed, when, " ".join(words[count:])
     return None
+
+
+def _split_end(text: str, tz_name: str, now_local: dt.datetime) -> tuple[dt.datetime, str, str] | None:
+    """A time said last ("pay the fee tomorrow at 9"): the longest trailing run of words that reads as one."""
+    words = text.split()
+    for start in range(max(1, len(words) - MAX_WHEN_WORDS), len(words)):
+        when = " ".join(words[start:])
+        if not _TIME_START.match(_unslang(when)):
+            continue
+        if when[0].isdigit() and not (_HAS_TIME.search(_AT_HOUR.sub(r"at \1:00", when)) or
+                                      any(p.match(when) for p in _DATES)):
+            continue  # "step 1 next week": the 1 belongs to what
+        parsed = _parse(when, tz_name, now_local)
+        if parsed is not None:
+            return parsed, when, _WHAT_TAIL.sub("", " ".join(words[:start]))
+    return None
+
+
+def _impossible_date(text: str) -> None:
+    """Refuse a date that does not exist (31 February, 31/04): dateparser would quietly read another day."""
+    for pattern in _DATES:
+        for found in pattern.finditer(text):
+            month_text, day, year_text = found.group("month"), int(found.group("day")), found.group("year")
+            month = int(month_text) if month_text.isdigit() else _MONTHS.index(month_text.lower()[:3]) + 1
+            if not (1 <= month <= 12 and 1 <= day <= 31):
+                continue  # not a date at all ("3/40 questions")
+            year = (int(year_text) + 2000 if len(year_text) == 2 else int(year_text)) if year_text else None
+            longest = calendar.monthrange(year or 2000, month)[1]  # 2000: a leap year, for "29 feb" without one
+            if day > longest:
+                name = _MONTH_NAMES[month - 1]
+                when = f"{name} {year}" if year else name
+                has = f"has {longest} days" if year or month != 2 else "has 28 days (29 in a leap year)"
+                raise WhenError(f"There is no {day} {when}: {when} {has}. Please check the date.")
 
 
 def _what(rest: str) -> str:
@@ -117,15 +182,25 @@ def parse_reminder(text: str, tz_name: str, now: dt.datetime) -> Schedule:
     if not text:
         raise WhenError("Tell me when and what. " + EXAMPLES)
     now_local = now.astimezone(tzinfo(tz_name))
+    _impossible_date(text)
     every = _EVERY.match(text)
     if every:
         return _recurring(every, tz_name, now, now_local)
     found = _split(text, tz_name, now_local)
     if found is None:
-        raise WhenError("I couldn't read a time at the start of that. " + EXAMPLES)
+        inside = _EVERY_INSIDE.search(text)  # "study every monday 9am": the repeat said last
+        if inside:
+            moved = f"{text[inside.end():]} {_WHAT_TAIL.sub('', text[:inside.start()])}"
+            every = _EVERY.match(moved)
+            assert every is not None
+            return _recurring(every, tz_name, now, now_local)
+        found = _split_end(text, tz_name, now_local)
+    if found is None:
+        raise WhenError("I couldn't read a time in that. " + EXAMPLES)
     naive, when_text, rest = found
     notes = []
-    if not _HAS_TIME.search(when_text) and naive.time() == dt.time(0, 0):
+    timed = _HAS_TIME.search(_AT_HOUR.sub(r"at \1:00", when_text))
+    if not timed and (naive.time() == dt.time(0, 0) or "tomorrow" in _unslang(when_text).lower()):
         naive = naive.replace(hour=DEFAULT_TIME.hour, minute=DEFAULT_TIME.minute)
         notes.append(f"no time given, so I used {DEFAULT_TIME:%H:%M}")
     slashed = _SLASHED.search(when_text)

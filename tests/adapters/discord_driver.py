@@ -111,7 +111,7 @@ class DiscordDriver(PlatformDriver):
     def transcript(self, mark: int) -> Transcript:
         lines, buttons = [], []
         for index, (method, path, body) in enumerate(self.fake.requests[mark:], mark):
-            if method == "DELETE" and "/messages/" in path:
+            if method == "DELETE" and "/messages/" in path and not path.startswith("/webhooks/"):
                 lines.append("(the answer above was removed)")
                 continue
             if method not in ("POST", "PATCH") or body is None or index in self.fake.rejected:
@@ -120,6 +120,10 @@ class DiscordDriver(PlatformDriver):
                 data = body.get("data") or {}
                 origin = self.fake.messages.get(self.fake._origin.get(path.split("/")[2], ""), {})
                 ephemeral = bool((data.get("flags", 0) | (origin.get("flags", 0) if body["type"] == 7 else 0)) & 64)
+            elif path.endswith("/messages/@original"):  # a deferred answer: as visible as its deferral
+                data, ephemeral = body, bool(self.fake.original_flags(path.split("/")[3]) & 64)
+                if data.get("content") == "…":
+                    continue  # a stand-in, deleted once the answer is posted
             elif path.startswith("/webhooks/") or "/messages" in path:
                 data, ephemeral = body, bool(body.get("flags", 0) & 64)
             else:

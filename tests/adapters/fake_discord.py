@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -70,12 +71,21 @@ def guild_payload() -> dict:
             "mfa_level": 0, "nsfw_level": 0, "system_channel_flags": 0, "unavailable": False}
 
 
+MESSAGE_CONTENT_INTENT = 1 << 15
+
+
 class FakeDiscord:
-    def __init__(self) -> None:
+    def __init__(self, token: str = "fake-token") -> None:
+        self.token = token  # the only token REST and the gateway accept (others: 401 / close 4004)
+        self.refuse_message_content = False  # like an application without the privileged intent (close 4014)
+        self.interaction_deadline = 3.0  # seconds to answer an interaction, as on Discord (then 10062)
+        self._created: dict[str, float] = {}  # interaction id -> when it was sent to the bot
+        self._responses: dict[str, str] = {}  # interaction token -> id of its original response message
         self.requests: list[tuple[str, str, Any]] = []
         self.rejected: set[int] = set()  # indexes of requests answered with an error
         self.messages: dict[str, dict] = {}
-        self.gateway_log: list[dict] = []
+        self.gateway_log: list[dict] = []  # what the bot sent on the gateway
+        self.gateway_sent: list[dict] = []  # the events sent to the bot (their data)
         self.dms_closed: set[str] = set()
         self.forbidden_channels: set[int] = set()
         self.fail_next: dict[str, list[tuple[int, dict, dict]]] = {}
@@ -117,6 +127,10 @@ class FakeDiscord:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
 
+    def original_flags(self, interaction_token: str) -> int:
+        """The flags (64: ephemeral) of an interaction's original response."""
+        return int(self.messages.get(self._responses.get(interaction_token, ""), {}).get("flags", 0))
+
     def posts(self, suffix: str = "") -> list[tuple[str, Any]]:
         return [(p, b) for m, p, b in self.requests if m in ("POST", "PATCH") and p.endswith(suffix)]
 
@@ -138,6 +152,8 @@ class FakeDiscord:
                 form = await request.post()
                 body = json.loads(form["payload_json"]) if "payload_json" in form else {}
         await self._record((method, path, body))
+        if request.headers.get("Authorization", f"Bot {self.token}") != f"Bot {self.token}":
+            return response({"message": "401: Unauthorized", "code": 0}, 401)
         key = f"{method} {path.split('?')[0]}"
         for pattern, failures in self.fail_next.items():
             if failures and key.startswith(pattern):
@@ -184,19 +200,32 @@ class FakeDiscord:
             message.update({k: v for k, v in body.items() if k in ("content", "components")})
             return response(message)
         if method == "POST" and parts[0] == "interactions" and parts[-1] == "callback":
+            if time.monotonic() - self._created.get(parts[1], time.monotonic()) > self.interaction_deadline:
+                return response({"message": "Unknown interaction", "code": 10062}, 404)
             data = body.get("data") or {}
             message = message_payload(data.get("content") or "", BOT_USER, CHANNEL_ID, data.get("components"))
-            if body["type"] == 7 and self._origin.get(parts[1]):  # update the message the button was on
+            if body["type"] in (6, 7) and self._origin.get(parts[1]):  # (deferred) update of the pressed message
                 message = self.messages[self._origin[parts[1]]]
-                message.update({k: v for k, v in data.items() if k in ("content", "components")})
-            elif body["type"] == 4:
+                if body["type"] == 7:
+                    message.update({k: v for k, v in data.items() if k in ("content", "components")})
+            elif body["type"] in (4, 5):  # a new message (5: "thinking…" until the first follow-up)
                 message["flags"] = data.get("flags", 0)
                 self.messages[message["id"]] = message
+            self._responses[parts[2]] = message["id"]
             return response({"interaction": {"id": parts[1], "type": 2, "response_message_id": message["id"],
                                              "response_message_loading": False, "response_message_ephemeral":
                                              bool(data.get("flags", 0) & 64)},
                              "resource": {"type": body["type"], "message": message}})
-        if parts[0] == "webhooks":  # follow-ups and edits of the original response
+        if parts[0] == "webhooks" and parts[-1] == "@original":  # the interaction's original response
+            original = self.messages.get(self._responses.get(parts[2], ""))
+            if original is None:
+                return response({"message": "Unknown Message", "code": 10008}, 404)
+            if method == "DELETE":
+                self.messages.pop(original["id"], None)
+                return web.Response(status=204)
+            original.update({k: v for k, v in (body or {}).items() if k in ("content", "components")})
+            return response(original)
+        if parts[0] == "webhooks":  # follow-ups
             data = body or {}
             message = message_payload(data.get("content") or "", BOT_USER, CHANNEL_ID, data.get("components"))
             message["flags"] = data.get("flags", 0)
@@ -214,6 +243,7 @@ class FakeDiscord:
             await self.ws.send_str(json.dumps(payload))
 
     async def dispatch(self, event: str, data: dict) -> None:
+        self.gateway_sent.append(data)
         self.seq += 1
         await self.send({"op": 0, "t": event, "s": self.seq, "d": data})
 
@@ -229,6 +259,11 @@ class FakeDiscord:
             self.gateway_log.append(payload)
             if payload["op"] == 1:
                 await self.send({"op": 11, "d": None, "s": None, "t": None})
+            elif payload["op"] == 2 and payload["d"]["token"] != self.token:
+                await ws.close(code=4004, message=b"Authentication failed.")
+            elif payload["op"] == 2 and self.refuse_message_content and \
+                    int(payload["d"]["intents"]) & MESSAGE_CONTENT_INTENT:
+                await ws.close(code=4014, message=b"Disallowed intent(s).")
             elif payload["op"] == 2:
                 await self.dispatch("READY", {"v": 10, "user": BOT_USER, "session_id": "session-1",
                                               "resume_gateway_url": self.gateway_url,
@@ -248,6 +283,7 @@ class FakeDiscord:
     def interaction(self, data: dict, *, kind: int, guild: bool, admin: bool = False,
                     message: dict | None = None) -> dict:
         interaction_id = snowflake()
+        self._created[interaction_id] = time.monotonic()
         payload = {"id": interaction_id, "application_id": str(APP_ID), "type": kind, "token": f"tok-{interaction_id}",
                    "version": 1, "attachment_size_limit": 8388608, "data": data, "locale": "en-US",
                    "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID)},

@@ -127,11 +127,13 @@ class FakeTelegram:
                     pass
             return self.updates[: int(p.get("limit") or 100)]
 
-    def _message(self, chat_id: int, text: str, reply_markup: Any = None) -> dict:
+    def _message(self, chat_id: int, text: str, reply_markup: Any = None, thread: Any = None) -> dict:
         message = {"message_id": next(self._mid), "date": int(time.time()), "from": BOT_USER,
                    "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}, "text": text}
         if reply_markup:
             message["reply_markup"] = reply_markup
+        if thread:
+            message.update(message_thread_id=int(thread), is_topic_message=True)
         self.messages[message["message_id"]] = message
         return message
 
@@ -139,7 +141,7 @@ class FakeTelegram:
         self.send_arrived.set()
         if self.send_gate is not None:
             await self.send_gate.wait()
-        return self._message(int(p["chat_id"]), p["text"], p.get("reply_markup"))
+        return self._message(int(p["chat_id"]), p["text"], p.get("reply_markup"), p.get("message_thread_id"))
 
     async def _m_editmessagetext(self, p: dict) -> dict:
         message = self.messages.get(int(p["message_id"])) or self._message(int(p["chat_id"]), p["text"])

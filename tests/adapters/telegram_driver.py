@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +66,19 @@ class TelegramDriver(PlatformDriver):
         elif text.startswith("/"):
             entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
         self._message_id += 1
-        message = {"message_id": self._message_id, "date": 0, "chat": self.chat, "from": USER, "text": text,
-                   "entities": entities}
+        message = {"message_id": self._message_id, "date": int(time.time()), "chat": self.chat, "from": USER,
+                   "text": text, "entities": entities}
         if reply_to:
             message["reply_to_message"] = reply_to
+        mark = len(self.fake.calls)
+        await self._push_and_wait(message=message)
+        return self.transcript(mark)
+
+    async def send(self, **message: Any) -> Transcript:
+        """Push one message shaped as the test wants (defaults: from the user, now, in the current chat)."""
+        self._message_id += 1
+        message = {"message_id": self._message_id, "date": int(time.time()), "chat": self.chat, "from": USER,
+                   **message}
         mark = len(self.fake.calls)
         await self._push_and_wait(message=message)
         return self.transcript(mark)

@@ -1,14 +1,20 @@
-"""`img-advisor run` as its own process against the fake Bot API: answers, stops on SIGTERM, never logs the token."""
+"""`img-advisor run` as its own process against the fakes: answers, stops on SIGTERM, never logs a token."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.adapters.discord_driver import DM_ID
+from tests.adapters.fake_discord import USER as DISCORD_USER
+from tests.adapters.fake_discord import FakeDiscord, message_payload
 from tests.adapters.fake_telegram import FakeTelegram
 from tests.adapters.telegram_driver import USER, plain
 
@@ -17,9 +23,20 @@ async def start_bot(fake: FakeTelegram, tmp_path: Path, **extra: str) -> asyncio
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_URL": fake.url,
            "IMG_ADVISOR_DB": str(tmp_path / "bot.db"), "IMG_ADVISOR_LOG_LEVEL": "DEBUG",
            "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **extra}
-    env.pop("DISCORD_BOT_TOKEN", None)
+    if "DISCORD_BOT_TOKEN" not in extra:
+        env.pop("DISCORD_BOT_TOKEN", None)
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "adapters.cli", "run", env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def health(tmp_path: Path) -> tuple[int, dict]:
+    """`img-advisor health --require-running` against the bot's database: exit status and report."""
+    check = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.cli", "health", "--require-running",
+        env={**os.environ, "IMG_ADVISOR_DB": str(tmp_path / "bot.db"),
+             "PYTHONPATH": str(Path(__file__).resolve().parents[2])}, stdout=asyncio.subprocess.PIPE)
+    out, _ = await check.communicate()
+    return check.returncode or 0, json.loads(out)
 
 
 def command(text: str, message_id: int = 1) -> dict:
@@ -89,3 +106,45 @@ async def test_sigterm_mid_delivery_loses_no_reminder_and_sends_none_twice(tmp_p
         if bot.returncode is None:
             bot.kill()
         await fake.stop()
+
+
+@pytest.mark.parametrize("mistyped", ["TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN"])
+async def test_a_mistyped_token_is_one_clear_line_and_the_other_platform_serves(tmp_path: Path, mistyped: str) -> None:
+    telegram, discord_fake = await FakeTelegram().start(), await FakeDiscord().start()
+    wrong = {"TELEGRAM_BOT_TOKEN": "123456:WRONG-SECRET-HALF", "DISCORD_BOT_TOKEN": "WRONG.DISCORD.TOKEN"}[mistyped]
+    env = {"DISCORD_BOT_TOKEN": discord_fake.token, "DISCORD_API_URL": discord_fake.api_url,
+           "DISCORD_GATEWAY_URL": discord_fake.gateway_url, mistyped: wrong}
+    if mistyped == "TELEGRAM_BOT_TOKEN":
+        env["TELEGRAM_BOT_TOKEN"] = wrong
+    bot = await start_bot(telegram, tmp_path, **env)
+    try:
+        if mistyped == "TELEGRAM_BOT_TOKEN":  # Discord answers
+            await asyncio.wait_for(discord_fake.identified.wait(), 30)
+            await discord_fake.dispatch("MESSAGE_CREATE", message_payload("is step 1 pass fail?", DISCORD_USER,
+                                                                          DM_ID, guild=False))
+            await discord_fake.wait_for(lambda: any("pass/fail" in str(b) for _, _, b in discord_fake.requests), 30)
+        else:  # Telegram answers
+            await telegram.push(message=command("/help"))
+            await telegram.wait_for_call("sendMessage", 1, timeout=30)
+        platform, other = (("telegram", "discord") if mistyped == "TELEGRAM_BOT_TOKEN" else ("discord", "telegram"))
+        for _ in range(60):  # until the working platform reports running
+            code, report = await health(tmp_path)
+            if report.get("platforms", {}).get(other) == "running":
+                break
+            await asyncio.sleep(0.5)
+        assert code == 1 and report["status"] == "unhealthy"
+        assert report["platforms"][other] == "running"
+        assert report["platforms"][platform].startswith("retrying") and mistyped in report["platforms"][platform]
+        bot.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(bot.communicate(), 30)
+        assert bot.returncode == 0, stderr.decode()
+        log = stderr.decode()
+        assert wrong not in log and wrong.split(":")[-1] not in log
+        assert "Traceback" not in log and "Unclosed" not in log
+        named = [line for line in log.splitlines() if "ERROR" in line]
+        assert named and all(mistyped in line for line in named)
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+        await telegram.stop()
+        await discord_fake.stop()

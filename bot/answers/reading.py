@@ -1,0 +1,188 @@
+"""Read a message as a person would: what is asked, and what is only politeness or backstory.
+
+IMGs write "Good morning doctor, I'm from Nigeria, graduated 2016 ... can I still
+apply? Thank you so much in advance". Before matching, this module
+
+- finds greetings, thanks and sign-offs, so they get the small-talk reply only when
+  nothing else is asked;
+- splits the message into sentences and picks the question sentences (up to three
+  distinct questions are answered one by one);
+- reads "im from X" / "im a graduate" as "I am", not internal medicine;
+- names the kind of question (cost, when, how long, how to, eligibility, definition,
+  comparison, what next), which entries may declare with `kinds:`;
+- notices text that is not English.
+
+Nothing here knows the knowledge base; `faq.py` decides what to answer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from bot.answers.normalize import normalize
+
+MAX_PARTS = 3
+"""At most this many questions of one message are answered separately."""
+
+# "im" before these words is "I am" ("im from pakistan", "im a 2016 graduate"), never internal medicine
+_IM_AS_I_AM = re.compile(
+    r"\b(i m|im)\b(?=\s+(?:from|a|an|the|not|so|very|really|currently|planning|going|looking|trying|confused|"
+    r"new|interested|applying|getting|thinking|doing|in|at|on|working|studying|still|also|just|here|done|"
+    r"finished|graduate|graduated|worried|scared|stuck|sure|unsure|afraid|eligible|img|\w+ing)\b)",
+    re.IGNORECASE)
+
+_SENTENCE_END = re.compile(r"(?<=[?!.;])\s+|\n+|(?<=\?)(?=\S)")
+_QUESTION_START = re.compile(
+    r"^(?:so |and |but |also |ok |okay |then |pls |please |plz |sir |mam |madam |doctor |dr |guys |"
+    r"can anyone tell |anyone knows? |does anyone know |i want to know |i wanna know |i need to know |"
+    r"i would like to know |tell me |kindly tell |my question is |question |q )*"
+    r"(?:what|whats|what's|wat|how|hw|when|whn|where|which|who|whom|why|can|could|cn|is|isnt|are|am|do|does|did|"
+    r"should|shall|will|would|may|might|must|any|anything|has|have|is there|are there)\b", re.IGNORECASE)
+_ASKING = re.compile(r"\?|\b(?:pls tell|please tell|plz tell|any idea|any advice|any suggestions?|advise me|"
+                     r"help me|guide me|i want to know|need to know|wondering|confused about|not sure (?:if|whether|"
+                     r"about|how|when|what))\b", re.IGNORECASE)
+
+_INTRODUCTION = re.compile(r"^(?:i am|i m|im|my name is|myself|this is|me)\b[^?]*$", re.IGNORECASE)
+"""'I am Dr. Amina from Nigeria': who is asking, not what."""
+
+KIND_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("comparison", re.compile(r"\b(?:vs|versus|difference|differences|compare|compared|better than|which one|"
+                              r"which is better)\b")),
+    ("what-next", re.compile(r"\b(?:after (?:i |you |the |my )?(?:match|matching|matched|soap|interview|"
+                             r"certification|passing|pass)|what happens (?:after|next|if|when)|next steps?|"
+                             r"then what|what now|now what|(?:didn t|did not|didnt|don t) match|unmatched|"
+                             r"what should i do (?:now|next|after))\b")),
+    ("cost", re.compile(r"\b(?:how much|cost|costs|fee|fees|price|prices|pricing|expensive|cheap|cheaper|money|"
+                        r"budget|afford|pay|paid|payment|dollars?|usd|charges?|spend|total)\b|\$")),
+    ("how-long", re.compile(r"\b(?:how long|how many (?:days|weeks|months|years)|duration|valid|validity|"
+                            r"expire|expires|expiry|last for|takes? (?:long|time))\b")),
+    ("when", re.compile(r"\b(?:when|whn|deadline|deadlines|date|dates|what time|which month|timeline|how soon|"
+                        r"by when|come out|comes out|release|released|open|opens|start|starts|close|closes|"
+                        r"schedule|too late|too early|best time)\b")),
+    ("eligibility", re.compile(r"\b(?:can i|could i|am i|eligible|eligibility|allowed|possible|is it ok|"
+                               r"still apply|do i need|need to|required|requirement|requirements|require|must i|"
+                               r"do i have to|is it necessary|mandatory|qualify|accepted|accept)\b")),
+    ("how-to", re.compile(r"\b(?:how (?:do|can|to|should|would|did)|how i|steps|process|procedure|apply|"
+                          r"register|request|prepare|find|get (?:a|an|the)|way to|ways to|tips)\b")),
+    ("definition", re.compile(r"\b(?:what is|whats|what s|wat is|what are|meaning|mean|means|define|"
+                              r"explain|stand for)\b")),
+)
+"""Kinds of question and the words that show them, most specific first."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a message asks, apart from politeness."""
+
+    text: str  # the whole message with greetings, thanks and sign-offs removed ("im" repaired)
+    parts: tuple[str, ...]  # the question sentences, when there are several (else empty)
+    question: str  # the main question sentence (or the whole text when none stands out)
+    social: frozenset[str] = field(default_factory=frozenset)  # "greeting", "thanks", "chatter"
+    not_english: bool = False
+
+    @property
+    def only_social(self) -> bool:
+        """Nothing is asked: a greeting, thanks or chatter alone."""
+        return not self.text.strip(" ,.!?-–—:;'\"()")
+
+
+def repair_im(text: str) -> str:
+    """'im from nigeria' -> 'i am from nigeria' (IM stays internal medicine elsewhere)."""
+    return _IM_AS_I_AM.sub("i am", text)
+
+
+def question_kind(text: str) -> str | None:
+    """The kind of question asked in (normalised) `text`, or None when no cue shows it."""
+    normalized = normalize(text)
+    for kind, cue in KIND_CUES:
+        if cue.search(normalized):
+            return kind
+    return None
+
+
+def is_not_english(text: str) -> bool:
+    """Mostly letters of another script (Arabic, Devanagari, Cyrillic, CJK...), or Spanish-like words."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if len(letters) < 3:
+        return False
+    latin = sum(1 for ch in letters if "LATIN" in unicodedata.name(ch, ""))
+    if latin / len(letters) < 0.5:
+        return True
+    words = normalize(text).split()
+    if len(words) < 4:
+        return False
+    foreign = sum(w in _ROMANCE for w in words)
+    english = sum(w in _ENGLISH for w in words)
+    return foreign >= 3 and foreign > 2 * english
+
+
+_ROMANCE = frozenset("""que el la los las para por como cuanto cuesta donde necesito quiero puedo una uno del al
+es son estoy tengo hacer médico medico residencia ou pour est une je suis mon ma les des dans avec comment
+quel quelle combien você para fazer posso preciso""".split())
+_ENGLISH = frozenset("""the is are what how when can i my for to of and in do does a an it you me need""".split())
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a message (on ., ?, !, ; and line breaks), trimmed, without empty ones."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip(" .,!?;-")]
+
+
+def _is_introduction(sentence: str) -> bool:
+    """A short sentence saying who the asker is, with nothing asked."""
+    return len(sentence.split()) <= 8 and bool(_INTRODUCTION.match(sentence.strip())) and not is_question(sentence)
+
+
+def is_question(sentence: str) -> bool:
+    """Whether a sentence asks something (a question mark, a question word, "pls tell")."""
+    stripped = sentence.strip()
+    return bool(_ASKING.search(stripped) or _QUESTION_START.match(normalize(stripped)))
+
+
+def read(text: str, remove_social: "SocialRemover") -> Reading:
+    """Read one message: politeness removed, question sentences found, language noticed."""
+    repaired = repair_im(text)
+    if is_not_english(repaired):
+        return Reading(repaired, (), repaired, frozenset(), not_english=True)
+    kept_sentences: list[str] = []
+    social: set[str] = set()
+    for sentence in split_sentences(repaired):
+        rest, found = remove_social(sentence)
+        social |= found
+        if rest.strip(" ,.!?-–—:;'\"()"):
+            kept_sentences.append(rest.strip(" ,"))
+    if kept_sentences and all(_is_introduction(s) for s in kept_sentences):
+        return Reading("", (), "", frozenset(social | {"greeting"}))  # "hi im from nigeria": a hello, not a question
+    body = " ".join(kept_sentences)
+    questions = [s for s in kept_sentences if is_question(s)]
+    main = questions[-1] if questions else body
+    if questions and len(questions) == 1 and len(normalize(questions[0]).split()) <= 3 and len(kept_sentences) > 1:
+        main = body  # "is it too late?" needs the backstory before it
+    parts = tuple(questions[:MAX_PARTS]) if len(questions) >= 2 else ()
+    return Reading(body, parts, main, frozenset(social))
+
+
+class SocialRemover:
+    """Removes greeting, thanks and chatter phrases (knowledge/smalltalk.yaml) from a sentence."""
+
+    def __init__(self, phrases: dict[str, list[str]]):
+        self._patterns: list[tuple[str, re.Pattern[str]]] = []
+        for kind, words in phrases.items():
+            ordered = sorted({w.strip() for w in words if w.strip()}, key=len, reverse=True)
+            alternatives = "|".join(r"\s*".join(re.escape(part) for part in w.split()) for w in ordered)
+            # a phrase with its usual companions: "hi sir", "thank you so much in advance", "good morning all"
+            self._patterns.append((kind, re.compile(
+                rf"(?<![\w'])(?:{alternatives})(?:\s+(?:so much|very much|a lot|in advance|sir|mam|madam|maam|"
+                rf"doctors?|docs?|dr|drs|all|everyone|everybody|guys|friends|folks|people|seniors|colleagues|members|brothers?|sisters?|bro|dear|team|again|for (?:your|the) "
+                rf"(?:help|time|answer|reply)|for helping))*(?![\w'])[\s,.!:;-]*",
+                re.IGNORECASE)))
+
+    def __call__(self, sentence: str) -> tuple[str, set[str]]:
+        found: set[str] = set()
+        rest = sentence
+        for kind, pattern in self._patterns:
+            rest, count = pattern.subn(" ", rest)
+            if count:
+                found.add(kind)
+        return re.sub(r"\s{2,}", " ", rest).strip(), found

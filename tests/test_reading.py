@@ -1,0 +1,77 @@
+"""Reading a message as a person would: politeness set aside, questions found, kinds named."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answers.reading import (
+    SocialRemover,
+    is_not_english,
+    question_kind,
+    read,
+    repair_im,
+)
+
+SOCIAL = SocialRemover({
+    "greeting": ["hi", "hello", "good morning", "assalam o alaikum", "namaste"],
+    "thanks": ["thanks", "thank you", "thanks in advance", "regards"],
+    "chatter": ["lol", "bye"],
+})
+
+
+def test_a_greeting_before_the_question_is_set_aside() -> None:
+    reading = read("Good morning, I'm confused. Do I need ECFMG certification before ERAS?", SOCIAL)
+    assert reading.social == {"greeting"}
+    assert reading.question == "Do I need ECFMG certification before ERAS?"
+    assert not reading.only_social
+
+
+def test_thanks_at_the_end_of_a_long_question_is_not_the_message() -> None:
+    reading = read("I graduated in 2016 and I want to apply for an H-1B residency, which programs sponsor it? "
+                   "Thank you so much in advance", SOCIAL)
+    assert "thanks" in reading.social
+    assert reading.question.endswith("which programs sponsor it?") and "Thank" not in reading.text
+
+
+@pytest.mark.parametrize("text", ["assalam o alaikum", "hi!!", "thank you so much sir", "namaste doctor"])
+def test_politeness_alone_is_only_social(text: str) -> None:
+    assert read(text, SOCIAL).only_social
+
+
+def test_several_questions_are_found_one_by_one() -> None:
+    reading = read("how much is an observership? can i do it on a b1/b2? and when should i apply", SOCIAL)
+    assert reading.parts == ("how much is an observership?", "can i do it on a b1/b2?", "and when should i apply")
+
+
+@pytest.mark.parametrize("text, repaired", [
+    ("hi im from nigeria", "hi i am from nigeria"),
+    ("im a 2016 graduate", "i am a 2016 graduate"),
+    ("how much observership cost in usa?? im from pakistan", "how much observership cost in usa?? i am from pakistan"),
+    ("yog 2015 ok for im residency?", "yog 2015 ok for im residency?"),
+])
+def test_im_is_i_am_before_a_backstory_and_internal_medicine_otherwise(text: str, repaired: str) -> None:
+    assert repair_im(text) == repaired
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("how much does step 2 ck cost", "cost"),
+    ("when do CK scores come out", "when"),
+    ("how long is OET valid for ECFMG", "how-long"),
+    ("how do i prepare for oet writing", "how-to"),
+    ("can i apply with a 2012 graduation year", "eligibility"),
+    ("what is an MSPE", "definition"),
+    ("prelim vs categorical?", "comparison"),
+    ("after match what happens", "what-next"),
+])
+def test_the_kind_of_question_is_named(question: str, kind: str) -> None:
+    assert question_kind(question) == kind
+
+
+@pytest.mark.parametrize("text", ["كم تكلفة الامتحان", "मुझे ऑब्जर्वरशिप चाहिए कितना खर्च", "¿Cuánto cuesta una rotación para un médico de México?"])
+def test_text_in_another_language_is_noticed(text: str) -> None:
+    assert is_not_english(text)
+
+
+@pytest.mark.parametrize("text", ["obsership fees??", "Qué? how much is the ERAS fee", "B1/B2 ok?"])
+def test_english_with_typos_is_english(text: str) -> None:
+    assert not is_not_english(text)
