@@ -246,3 +246,20 @@ def test_the_loader_reports_the_same_collisions_as_comparing_every_pair(
     monkeypatch.setattr("bot.knowledge.loader.similar_pairs", every_pair)
     assert blocked == [p for p in errors_and_warnings(kb_copy) if "collides" in p]
     assert len(blocked) >= 4 and all(p.startswith("faq/zz.yaml:") for p in blocked), blocked
+
+
+def test_loading_gives_the_garbage_collector_back(kb_copy: Path) -> None:
+    import gc
+
+    assert gc.isenabled()
+    load_knowledge(kb_copy, TODAY)
+    (kb_copy / "faq" / "zz.yaml").write_text("- id: [\n", encoding="utf-8")
+    with pytest.raises(Exception):
+        load_knowledge(kb_copy, TODAY)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        check_knowledge(kb_copy, TODAY)
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
