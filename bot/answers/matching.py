@@ -39,6 +39,7 @@ SHORTLIST = 12
 """Only the entries whose questions cover the most of the question are scored in full."""
 TYPO_CUTOFF = 82.0
 MIN_TYPO_LENGTH = 4
+PREPARED_MEMO = 64
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class Matcher:
 
     def __init__(self, entries: list[Entry], synonyms: dict[str, str]):
         self.expander = SynonymExpander(synonyms)
+        # one message's text is prepared several times (stems, semantic similarity, its parts): a small
+        # memo serves the repeats; it is far smaller than a day's distinct questions, so it is not an answer cache
+        self.prepared = lru_cache(maxsize=PREPARED_MEMO)(self._prepared_uncached)
         self.entry_ids: list[str] = []
         self._answer_only: list[frozenset[str]] = []  # stems in an entry's answer but not its questions
         phrasings: list[tuple[int, frozenset[str]]] = []
@@ -104,9 +108,12 @@ class Matcher:
         self._stem_phrasings = {e: dict(stems) for e, stems in self._stem_phrasings.items()}
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
 
+    def _prepared_uncached(self, text: str) -> str:
+        return self.expander.expand(normalize(text))
+
     def stems(self, text: str, repair: bool = True, normalized: bool = False) -> list[str]:
         """Content stems of `text` after normalisation and synonyms, optionally typo-repaired."""
-        stems = content_stems(self.expander.expand(text if normalized else normalize(text)))
+        stems = content_stems(self.expander.expand(text) if normalized else self.prepared(text))
         if repair:
             stems = [self._repair(s) for s in stems]
         # keep order, drop repeats

@@ -135,3 +135,44 @@ def write(directory: Path, wanted: bytes, kb: Any) -> None:
             old.unlink(missing_ok=True)
     except Exception as exc:
         log.debug("knowledge cache: not written to %s: %s", root, exc)
+
+
+def read_vectors(digest: str) -> Any:
+    """The phrasing embeddings stored under `digest` (a hash of the model and the texts), or None."""
+    root = cache_dir()
+    if root is None:
+        return None
+    try:
+        import numpy as np
+
+        with (root / f"vectors-{digest}.npy").open("rb") as f:
+            return np.load(f, allow_pickle=False)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a damaged file is a miss
+        log.debug("knowledge cache: ignoring vectors %s: %s", digest, exc)
+        return None
+
+
+def write_vectors(digest: str, vectors: Any) -> None:
+    """Store phrasing embeddings under `digest`; any failure only means the next start embeds again."""
+    root = cache_dir()
+    if root is None:
+        return
+    try:
+        import numpy as np
+
+        root.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, vectors, allow_pickle=False)
+            os.replace(temporary, root / f"vectors-{digest}.npy")
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        stored = sorted(root.glob("vectors-*.npy"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in stored[KEEP:]:
+            old.unlink(missing_ok=True)
+    except Exception as exc:
+        log.debug("knowledge cache: vectors not written to %s: %s", root, exc)
