@@ -110,3 +110,22 @@ def test_ask_imports_no_platform_library_and_no_date_parser(tmp_path: Path) -> N
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_matcher_is_cached_by_content_and_ranks_as_a_fresh_one(kb: KnowledgeBase, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.answers.matching import Matcher
+
+    monkeypatch.setenv("IMG_ADVISOR_KB_CACHE", str(tmp_path))
+    entries = list(kb.entries.values())
+    fresh = Matcher(entries, kb.synonyms)
+    Matcher.cached(entries, kb.synonyms)
+    assert len(list(tmp_path.glob("matcher-*.pickle"))) == 1
+    built: list[int] = []
+    monkeypatch.setattr(Matcher, "__init__", lambda self, *a: built.append(1) or None)
+    served = Matcher.cached(entries, kb.synonyms)
+    assert built == []  # read, not rebuilt
+    for question in SAMPLES + ["what is an observership", "obsership fees??", "can i do hands on with b1/b2"]:
+        assert served.rank(question) == fresh.rank(question) and served.stems(question) == fresh.stems(question)
+    Matcher.cached(entries[:-1], kb.synonyms)  # other entries: another key, built afresh
+    assert built == [1]

@@ -76,7 +76,7 @@ class FaqService:
     def __init__(self, kb: KnowledgeBase, model: ConfidenceModel | None = None):
         self.kb = kb
         self.model = model or load_model()
-        self.matcher = Matcher(list(kb.entries.values()), kb.synonyms)
+        self.matcher = Matcher.cached(list(kb.entries.values()), kb.synonyms)
         self.semantic = SemanticIndex(list(kb.entries.values()),
                                       prepare=self.matcher.prepared)
         self.greeting = _PhraseSet(kb.smalltalk.greeting)
