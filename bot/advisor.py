@@ -82,6 +82,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[@-Z\\-_]")
 
 def clean_text(text: str) -> str:
     """Drop terminal escapes, control, format (zero-width, bidi) and private-use characters; trim."""
+    if text.isprintable():  # no escape, control, format, surrogate or private-use character: nothing to drop
+        return text.strip()
     text = _ANSI.sub("", text)
     return "".join(
         ch for ch in text

@@ -254,6 +254,12 @@ BUSY_TIMEOUT = 5.0
 """Seconds a write waits for another writer's lock before failing with "database is locked"."""
 
 
+WAL_CHECKPOINT_PAGES = 10_000
+"""WAL pages (4 KiB) written before SQLite checkpoints them into the database file (its default: 1,000)."""
+WAL_SIZE_LIMIT = 48 * 1024 * 1024
+"""After a checkpoint, a WAL file larger than this is truncated back to it (bytes)."""
+
+
 class Database:
     """One SQLite file per process: connection, migrations, the write lock, shared metadata."""
 
@@ -270,6 +276,10 @@ class Database:
             db.enable_wal()
             # WAL + NORMAL: a commit survives a process crash (what the delivery guarantee needs)
             self.db.execute("PRAGMA synchronous = NORMAL")
+            # checkpoint (and fsync) every ~40 MB of WAL instead of every 4 MB: one commit per sent reminder
+            # made checkpoints a fifth of a 10,000-reminder batch; a commit is as durable either way
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+            self.db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         _migrate(db)
         if self.schema_version != schema_version():  # no write when nothing changed (read-only checks)
             self.db.execute(f"PRAGMA user_version = {schema_version()}")

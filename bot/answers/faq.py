@@ -76,9 +76,9 @@ class FaqService:
     def __init__(self, kb: KnowledgeBase, model: ConfidenceModel | None = None):
         self.kb = kb
         self.model = model or load_model()
-        self.matcher = Matcher(list(kb.entries.values()), kb.synonyms)
+        self.matcher = Matcher.cached(list(kb.entries.values()), kb.synonyms)
         self.semantic = SemanticIndex(list(kb.entries.values()),
-                                      prepare=lambda text: self.matcher.expander.expand(normalize(text)))
+                                      prepare=self.matcher.prepared)
         self.greeting = _PhraseSet(kb.smalltalk.greeting)
         self.thanks = _PhraseSet(kb.smalltalk.thanks)
         self.chatter = _PhraseSet(kb.smalltalk.chatter)

@@ -39,6 +39,7 @@ SHORTLIST = 12
 """Only the entries whose questions cover the most of the question are scored in full."""
 TYPO_CUTOFF = 82.0
 MIN_TYPO_LENGTH = 4
+PREPARED_MEMO = 64
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class Matcher:
 
     def __init__(self, entries: list[Entry], synonyms: dict[str, str]):
         self.expander = SynonymExpander(synonyms)
+        # one message's text is prepared several times (stems, semantic similarity, its parts): a small
+        # memo serves the repeats; it is far smaller than a day's distinct questions, so it is not an answer cache
+        self.prepared = lru_cache(maxsize=PREPARED_MEMO)(self._prepared_uncached)
         self.entry_ids: list[str] = []
         self._answer_only: list[frozenset[str]] = []  # stems in an entry's answer but not its questions
         phrasings: list[tuple[int, frozenset[str]]] = []
@@ -104,9 +108,50 @@ class Matcher:
         self._stem_phrasings = {e: dict(stems) for e, stems in self._stem_phrasings.items()}
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_repair"], state["prepared"]  # memos: rebuilt empty
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.prepared = lru_cache(maxsize=PREPARED_MEMO)(self._prepared_uncached)
+        self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
+
+    @classmethod
+    def cached(cls, entries: list[Entry], synonyms: dict[str, str]) -> Matcher:
+        """A matcher for these entries, from the knowledge cache when the same code built it from the same texts."""
+        import hashlib
+        import sys
+        from pathlib import Path
+
+        import rapidfuzz
+        import snowballstemmer
+
+        from bot.answers import normalize as normalize_module
+        from bot.knowledge import cache
+
+        digest = hashlib.sha256(b"matcher 1\0")
+        digest.update(repr((sys.version, rapidfuzz.__version__, getattr(snowballstemmer, "__version__", ""))).encode())
+        for module_file in (__file__, normalize_module.__file__):
+            digest.update(Path(module_file).read_bytes())
+        digest.update(repr(sorted(synonyms.items())).encode())
+        for entry in entries:
+            digest.update(repr((entry.id, entry.questions, entry.title, entry.keywords, entry.answer)).encode())
+        name = digest.hexdigest()[:40]
+        found = cache.read_object("matcher", name)
+        if isinstance(found, cls):
+            return found
+        matcher = cls(entries, synonyms)
+        cache.write_object("matcher", name, matcher)
+        return matcher
+
+    def _prepared_uncached(self, text: str) -> str:
+        return self.expander.expand(normalize(text))
+
     def stems(self, text: str, repair: bool = True, normalized: bool = False) -> list[str]:
         """Content stems of `text` after normalisation and synonyms, optionally typo-repaired."""
-        stems = content_stems(self.expander.expand(text if normalized else normalize(text)))
+        stems = content_stems(self.expander.expand(text) if normalized else self.prepared(text))
         if repair:
             stems = [self._repair(s) for s in stems]
         # keep order, drop repeats

@@ -38,8 +38,11 @@ alike; synonyms.yaml maps "u.s."/"usa"/"united states" to the token "usa" instea
 
 def normalize(text: str) -> str:
     """Lowercase, strip accents and punctuation, join "b-1" style codes, collapse spaces."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if text.isascii():  # no accents to strip: NFKD and the combining marks are no-ops (most messages)
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKD", text.casefold())
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.replace("u.s.", "usa ").replace("’", "'").replace("'s ", " ")
     text = _LETTER_DIGIT.sub("", text)
     text = _NON_WORD.sub(" ", text)

@@ -13,6 +13,10 @@ of 441 ms.
   else `$XDG_CACHE_HOME/img-advisor/knowledge` (usually `~/.cache/img-advisor/knowledge`);
   never inside the installed package. One file per knowledge directory, at most
   `KEEP` files (the oldest go).
+- **Also kept** (`read_vectors`/`write_vectors`, `read_object`/`write_object`): the phrasings'
+  WordLlama embeddings (`vectors-*.npy`) and the built lexical matcher (`matcher-*.pickle`), each
+  under a hash of its inputs (texts, synonyms, model rows) and of the code that builds it; at
+  most `KEEP` of each.
 - **Safe**: only bases without errors are stored. A cache directory that cannot be
   created or written, or a file that cannot be read or unpickled, is a miss and never an
   error (logged at debug level). Files are written to a temporary name and renamed, so
@@ -130,8 +134,89 @@ def write(directory: Path, wanted: bytes, kb: Any) -> None:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        stored = sorted(root.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        stored = sorted(root.glob("[0-9a-f]*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in stored[KEEP:]:
             old.unlink(missing_ok=True)
     except Exception as exc:
         log.debug("knowledge cache: not written to %s: %s", root, exc)
+
+
+def read_vectors(digest: str) -> Any:
+    """The phrasing embeddings stored under `digest` (a hash of the model and the texts), or None."""
+    root = cache_dir()
+    if root is None:
+        return None
+    try:
+        import numpy as np
+
+        with (root / f"vectors-{digest}.npy").open("rb") as f:
+            return np.load(f, allow_pickle=False)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a damaged file is a miss
+        log.debug("knowledge cache: ignoring vectors %s: %s", digest, exc)
+        return None
+
+
+def write_vectors(digest: str, vectors: Any) -> None:
+    """Store phrasing embeddings under `digest`; any failure only means the next start embeds again."""
+    root = cache_dir()
+    if root is None:
+        return
+    try:
+        import numpy as np
+
+        root.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, vectors, allow_pickle=False)
+            os.replace(temporary, root / f"vectors-{digest}.npy")
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        stored = sorted(root.glob("vectors-*.npy"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in stored[KEEP:]:
+            old.unlink(missing_ok=True)
+    except Exception as exc:
+        log.debug("knowledge cache: vectors not written to %s: %s", root, exc)
+
+
+def read_object(kind: str, digest: str) -> Any:
+    """An object built from knowledge (a matcher) stored under `digest` (a hash of its inputs and code), or None."""
+    root = cache_dir()
+    if root is None:
+        return None
+    try:
+        with (root / f"{kind}-{digest}.pickle").open("rb") as f:
+            if f.readline() != FORMAT:
+                return None
+            return pickle.load(f)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a damaged file is a miss
+        log.debug("knowledge cache: ignoring %s %s: %s", kind, digest, exc)
+        return None
+
+
+def write_object(kind: str, digest: str, obj: Any) -> None:
+    """Store `obj` under `digest`; any failure only means the next start builds it again."""
+    root = cache_dir()
+    if root is None:
+        return
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".pickle")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(FORMAT)
+                pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, root / f"{kind}-{digest}.pickle")
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        stored = sorted(root.glob(f"{kind}-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in stored[KEEP:]:
+            old.unlink(missing_ok=True)
+    except Exception as exc:
+        log.debug("knowledge cache: %s not written to %s: %s", kind, root, exc)

@@ -21,7 +21,6 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-import dateparser
 from dateutil import rrule
 
 from bot.reminders.timezones import tzinfo
@@ -100,6 +99,8 @@ def _unslang(text: str) -> str:
 def _parse(text: str, tz_name: str, now_local: dt.datetime) -> dt.datetime | None:
     text = _AT_HOUR.sub(r"at \1:00", _unslang(text))
     try:
+        import dateparser  # imported on first use: one-shot commands (`ask`) never parse a time
+
         return dateparser.parse(text, languages=["en"], settings=_settings(tz_name, now_local))
     except (ValueError, OverflowError, TypeError):
         return None

@@ -6,7 +6,9 @@ Measures, in one run on one core:
   2,000-entry base built from the shipped vocabulary;
 - the same questions through plain `rapidfuzz.process.extractOne` over all question
   strings of the same base (the naive baseline);
-- questions per second through the whole `Advisor.handle()` path (private chat).
+- questions per second through the whole `Advisor.handle()` path (private chat), with an
+  in-memory store and with a SQLite file store, and the same questions through
+  `Matcher.rank` alone (the matcher's own cost: the ratio is what the rest of the path adds).
 
 Run:  python tests/benchmarks/bench_match.py [--rounds N]
 """
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import random
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -82,9 +85,9 @@ def report(label: str, entries: list[Entry], kb: KnowledgeBase, qs: list[str], r
           f"plain extractOne p50={plain[0]:.3f} ms p99={plain[1]:.3f} ms")
 
 
-async def throughput(kb: KnowledgeBase, qs: list[str], total: int) -> float:
+async def throughput(kb: KnowledgeBase, qs: list[str], total: int, database: Database) -> float:
     # limits high enough that every event takes the full path (the default would drop most as a flood)
-    advisor = Advisor(kb, Database.in_memory(), limits=Limits("10000000/minute", "10000000/minute"))
+    advisor = Advisor(kb, database, limits=Limits("10000000/minute", "10000000/minute"))
     events = [Incoming("console", f"u{i % 50}", f"u{i % 50}", "bench", True, qs[i % len(qs)])
               for i in range(total)]
     for event in events[: len(qs)]:
@@ -105,8 +108,24 @@ def main() -> None:
     print(f"{len(qs)} distinct questions x {args.rounds} rounds")
     report("shipped knowledge base", list(kb.entries.values()), kb, qs, args.rounds)
     report("synthetic 2,000-entry base", synthetic_entries(kb, 2000), kb, qs, max(2, args.rounds // 4))
-    rate = asyncio.run(throughput(kb, qs, args.total))
-    print(f"throughput through Advisor.handle(): {rate:,.0f} questions/s (one core, {args.total:,} events)")
+    matcher = Matcher(list(kb.entries.values()), kb.synonyms)
+    for q in qs:
+        matcher.rank(q)
+    start = time.perf_counter()
+    for i in range(args.total):
+        matcher.rank(qs[i % len(qs)])
+    alone = args.total / (time.perf_counter() - start)
+    print(f"Matcher.rank alone:                         {alone:7,.0f} questions/s (the floor of the path)")
+    memory = asyncio.run(throughput(kb, qs, args.total, Database.in_memory()))
+    print(f"Advisor.handle(), in-memory store:          {memory:7,.0f} questions/s  ({alone / memory:.2f}x Matcher.rank)")
+    with tempfile.TemporaryDirectory() as tmp:
+        database = Database.open(Path(tmp) / "bench.db")
+        try:
+            on_file = asyncio.run(throughput(kb, qs, args.total, database))
+        finally:
+            database.close()
+    print(f"Advisor.handle(), SQLite file store:        {on_file:7,.0f} questions/s  ({alone / on_file:.2f}x Matcher.rank)"
+          f"  (one core, {args.total:,} events)")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,15 @@ def main() -> None:
         sent = asyncio.run(scheduler.dispatch_due())
         elapsed = time.perf_counter() - start
         print(f"dispatched {sent:,} due reminders in {elapsed:.2f} s ({sent / elapsed:,.0f}/s) "
-              f"with 100,000 others stored (target <= 2 s)")
+              f"with 100,000 others stored (target <= 1 s)")
+        # the floor of claim-send-confirm: one bare one-row UPDATE commit per reminder, same file, same run
+        ids = [row[0] for row in store.db.execute("select id from reminders where status = 'sent' limit 10000")]
+        start = time.perf_counter()
+        for reminder_id in ids:
+            with store.write():
+                store.db.conn.execute("update reminders set attempts = attempts + 1 where id = ?", [reminder_id])
+        floor = time.perf_counter() - start
+        print(f"baseline: {len(ids):,} one-row commits in {floor:.2f} s; dispatch = {elapsed / floor:.2f}x the commits alone")
         store.close()
 
 

@@ -1,0 +1,131 @@
+"""Issue 20: the fast paths give what the slow paths gave, and the caches are keyed by content."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.advisor import _ANSI, clean_text
+from bot.answers import semantic
+from bot.answers.normalize import normalize
+from bot.database import WAL_CHECKPOINT_PAGES, Database
+from bot.knowledge import KnowledgeBase, cache
+
+SAMPLES = ["obsership fees??", "B-1/B2 ok for hands on?", "  YOG 2015 still ok for IM?  ", "Café résumé naïve",
+           "u.s. clinical experience", "what's the ECFMG's fee", "line\nbreak\tand tab", "\x1b[31mred\x1b[0m text",
+           "zero\u200bwidth", "bidi\u202etext", "private\ue000use", "ﬁ ligature", "ÅNGSTRÖM", "", "   "]
+
+
+def _slow_clean(text: str) -> str:
+    text = _ANSI.sub("", text)
+    return "".join(ch for ch in text
+                   if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")).strip()
+
+
+
+
+def _random_texts(count: int = 2000) -> list[str]:
+    rng = random.Random(20)
+    alphabet = [chr(c) for c in range(32, 127)] + list("\n\t\x1b\x00\x7f\u200b\u202e\ue000éüß’ﬁİ") + ["\U0001f44d"]
+    return [''.join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(count)] + SAMPLES
+
+
+def test_clean_text_fast_path_drops_exactly_what_the_slow_path_drops() -> None:
+    for text in _random_texts():
+        assert clean_text(text) == _slow_clean(text), repr(text)
+
+
+def test_normalize_ascii_fast_path_matches_the_unicode_path() -> None:
+    for text in _random_texts():
+        if text.isascii():
+            # the unicode steps are no-ops on ASCII: normalising the pre-folded text gives the same result
+            folded = "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(ch))
+            assert normalize(text) == normalize(folded), repr(text)
+    assert normalize("Café RÉSUMÉ") == "cafe resume"
+
+
+def test_importing_wordllama_leaves_logging_as_it_was() -> None:
+    code = ("import logging; from bot.answers import semantic; semantic._model(); r = logging.getLogger(); "
+            "print(len(r.handlers), r.level)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    assert out == ["0", str(logging.WARNING)]
+
+
+def test_one_question_embeds_bit_for_bit_as_the_model_does(kb: KnowledgeBase) -> None:
+    index = semantic.SemanticIndex(list(kb.entries.values()))
+    if not index.available:
+        pytest.skip("WordLlama is not installed")
+    for text in SAMPLES[:-2] + ["what is an observership", "shadowing a doctor in the us"]:
+        expected = index._model.embed([text], norm=True)[0].astype(np.float32)
+        assert np.array_equal(index._embed_one(text), expected, equal_nan=True), text
+
+
+def test_phrasing_vectors_are_cached_by_content(kb: KnowledgeBase, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMG_ADVISOR_KB_CACHE", str(tmp_path))
+    entries = list(kb.entries.values())
+    fresh = semantic.SemanticIndex(entries)
+    if not fresh.available:
+        pytest.skip("WordLlama is not installed")
+    stored = list(tmp_path.glob("vectors-*.npy"))
+    assert len(stored) == 1
+    embedded: list[int] = []
+    real_embed = fresh._model.embed
+    monkeypatch.setattr(fresh._model, "embed", lambda texts, **kw: embedded.append(len(texts)) or real_embed(texts, **kw))
+    again = semantic.SemanticIndex(entries)
+    assert embedded == [] and np.array_equal(again._vectors, fresh._vectors)
+    semantic.SemanticIndex(entries[:-1])  # other texts: another key, embedded afresh
+    assert embedded and len(list(tmp_path.glob("vectors-*.npy"))) == 2
+    stored[0].write_bytes(b"damaged")  # a damaged file is a miss, never an error
+    embedded.clear()
+    assert np.array_equal(semantic.SemanticIndex(entries)._vectors, fresh._vectors) and embedded
+    monkeypatch.setenv("IMG_ADVISOR_KB_CACHE", "off")
+    assert cache.read_vectors("anything") is None
+
+
+def test_a_file_store_checkpoints_its_wal_less_often(tmp_path: Path) -> None:
+    database = Database.open(tmp_path / "bot.db")
+    try:
+        assert database.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_CHECKPOINT_PAGES
+        assert database.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        database.close()
+
+
+def test_ask_imports_no_platform_library_and_no_date_parser(tmp_path: Path) -> None:
+    code = ("import sys; from adapters.cli import main\n"
+            "try:\n    main(['ask', 'what is an observership'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('telegram', 'discord', 'dateparser') if m in sys.modules), file=sys.stderr)")
+    env = {**os.environ, "IMG_ADVISOR_DB": str(tmp_path / "bot.db")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_matcher_is_cached_by_content_and_ranks_as_a_fresh_one(kb: KnowledgeBase, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.answers.matching import Matcher
+
+    monkeypatch.setenv("IMG_ADVISOR_KB_CACHE", str(tmp_path))
+    entries = list(kb.entries.values())
+    fresh = Matcher(entries, kb.synonyms)
+    Matcher.cached(entries, kb.synonyms)
+    assert len(list(tmp_path.glob("matcher-*.pickle"))) == 1
+    built: list[int] = []
+    monkeypatch.setattr(Matcher, "__init__", lambda self, *a: built.append(1) or None)
+    served = Matcher.cached(entries, kb.synonyms)
+    assert built == []  # read, not rebuilt
+    for question in SAMPLES + ["what is an observership", "obsership fees??", "can i do hands on with b1/b2"]:
+        assert served.rank(question) == fresh.rank(question) and served.stems(question) == fresh.stems(question)
+    Matcher.cached(entries[:-1], kb.synonyms)  # other entries: another key, built afresh
+    assert built == [1]
