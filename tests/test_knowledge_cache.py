@@ -120,3 +120,25 @@ def test_the_cache_lives_in_the_users_cache_dir_and_can_be_turned_off(monkeypatc
     assert Path(bot.__file__).resolve().parent.parent not in default.resolve().parents
     monkeypatch.setenv("IMG_ADVISOR_KB_CACHE", "off")
     assert cache.cache_dir() is None
+
+
+def test_the_key_covers_every_module_of_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A changed or new checker module changes what a load reports, so it must change the key."""
+    package = Path(cache.__file__).resolve().parent
+    fake = tmp_path / "knowledge_pkg"
+    fake.mkdir()
+    for source in package.glob("*.py"):
+        (fake / source.name).write_bytes(source.read_bytes())
+    monkeypatch.setattr(cache, "__file__", str(fake / "cache.py"))
+    cache._code_fingerprint.cache_clear()
+    try:
+        keys = [cache._code_fingerprint()]
+        (fake / "models.py").write_text((fake / "models.py").read_text() + "\n# changed\n")
+        cache._code_fingerprint.cache_clear()
+        keys.append(cache._code_fingerprint())
+        (fake / "newcheck.py").write_text("RULES = 1\n")
+        cache._code_fingerprint.cache_clear()
+        keys.append(cache._code_fingerprint())
+        assert len(set(keys)) == 3
+    finally:
+        cache._code_fingerprint.cache_clear()

@@ -7,9 +7,10 @@ every start after the first sees) and with `IMG_ADVISOR_KB_CACHE=off`. The basel
 rapidfuzz pays to start, measured on the same machine in the same run, so the ratio
 travels between machines better than seconds do.
 
-Run:  python tests/benchmarks/bench_cold_start.py [--runs 15]
-Another checkout (for a before/after comparison):
-      PYTHONPATH=/path/to/checkout python tests/benchmarks/bench_cold_start.py
+Run:  python tests/benchmarks/bench_cold_start.py [--runs 15] [--before /path/to/older/checkout]
+
+--before adds `img-advisor ask` from another checkout (run with PYTHONPATH set to it) to
+the same interleaved rounds, so a before/after comparison sees the same machine load.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def once(command: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--before", type=Path, help="an older checkout to time in the same rounds")
     args = parser.parse_args()
     cache = tempfile.TemporaryDirectory(prefix="bench-cold-cache-")
     runs = {
@@ -57,6 +59,9 @@ def main() -> None:
         "img-advisor ask (no cache)": (ask_command(), {**os.environ, "IMG_ADVISOR_KB_CACHE": "off"}),
         "python -c 'import rapidfuzz'": ([sys.executable, "-c", "import rapidfuzz"], dict(os.environ)),
     }
+    if args.before:
+        old = {**os.environ, "PYTHONPATH": str(args.before.resolve())}
+        runs = {"before: img-advisor ask": (ask_command(), old), **runs}
     with cache:
         for command, env in runs.values():  # warm the OS file cache, bytecode caches and the knowledge cache
             once(command, env)
