@@ -260,6 +260,30 @@ WAL_SIZE_LIMIT = 48 * 1024 * 1024
 """After a checkpoint, a WAL file larger than this is truncated back to it (bytes)."""
 
 
+class CapabilityStore:
+    """Base of a capability's store: its tables, registered for /mydata and /forget.
+
+    By default a store holds nothing about any one user; a store that does overrides
+    `user_data`, `describe` and `forget` (see `UserData`).
+    """
+
+    TABLES: tuple[str, ...] = ()
+
+    def __init__(self, database: Database):
+        self.database = database
+        self.db = database.db
+        database.register(self)
+
+    def user_data(self, platform: str, user_id: str) -> dict[str, object]:
+        return {}
+
+    def describe(self, platform: str, user_id: str) -> list[str]:
+        return []
+
+    def forget(self, platform: str, user_id: str) -> None:
+        """Nothing of one user's is kept here."""
+
+
 class Database:
     """One SQLite file per process: connection, migrations, the write lock, shared metadata."""
 

@@ -14,7 +14,7 @@ import secrets
 
 import sqlite_utils
 
-from bot.database import MIGRATIONS, Database, best_effort
+from bot.database import MIGRATIONS, CapabilityStore, best_effort
 
 REMOVABLE_FOR = 48 * 3600.0
 """How long a group answer's 🗑 button works (Telegram lets bots delete messages for 48 hours)."""
@@ -52,15 +52,10 @@ def _subject(reason: str, question: str, nearest: str | None) -> str:
     return "q:" + hashlib.sha256(question.strip().lower().encode()).hexdigest()[:24]
 
 
-class AnswerStore:
+class AnswerStore(CapabilityStore):
     """Votes and misses: what curators need to improve the knowledge base."""
 
     TABLES = ("feedback", "misses", "removable_answers")
-
-    def __init__(self, database: Database):
-        self.database = database
-        self.db = database.db
-        database.register(self)
 
     def user_data(self, platform: str, user_id: str) -> dict[str, object]:
         voter = self.database.pseudonym(platform, user_id)

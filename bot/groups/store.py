@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 
 import sqlite_utils
 
-from bot.database import MIGRATIONS, Database, best_effort
+from bot.database import MIGRATIONS, CapabilityStore, best_effort
 from bot.events import split_thread
 
 
@@ -47,21 +47,10 @@ class ChatSettings:
     record_misses: bool = True  # keep unanswered questions (no user ids) to grow the knowledge base
 
 
-class GroupStore:
+class GroupStore(CapabilityStore):
     """Chat settings and answer cooldowns. Nothing here is about a single user."""
 
     TABLES = ("chat_settings", "recent_answers")
-
-    def __init__(self, database: Database):
-        self.database = database
-        self.db = database.db
-        database.register(self)
-
-    def user_data(self, platform: str, user_id: str) -> dict[str, object]:
-        return {}
-
-    def describe(self, platform: str, user_id: str) -> list[str]:
-        return []
 
     def forget(self, platform: str, user_id: str) -> None:
         """Chat settings and cooldowns name chats, never users: nothing to delete."""

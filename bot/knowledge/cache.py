@@ -121,24 +121,28 @@ def read(directory: Path, today: dt.date) -> tuple[Any, bytes | None]:
 def write(directory: Path, wanted: bytes, kb: Any) -> None:
     """Store `kb` under `wanted`; any failure only means the next start parses again."""
     root = cache_dir()
-    if root is None:
-        return
+    if root is not None:
+        _store(root, _slot(root, directory), FORMAT + wanted + b"\n", kb, "[0-9a-f]*.pickle", "the knowledge base")
+
+
+def _store(root: Path, target: Path, header: bytes, obj: Any, siblings: str, what: str) -> None:
+    """Write `header` and the pickled `obj` to `target` atomically; keep the KEEP newest `siblings`."""
     try:
         root.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".pickle")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(FORMAT + wanted + b"\n")
-                pickle.dump(kb, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, _slot(root, directory))
+                f.write(header)
+                pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        stored = sorted(root.glob("[0-9a-f]*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        stored = sorted(root.glob(siblings), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in stored[KEEP:]:
             old.unlink(missing_ok=True)
     except Exception as exc:
-        log.debug("knowledge cache: not written to %s: %s", root, exc)
+        log.debug("knowledge cache: %s not written to %s: %s", what, root, exc)
 
 
 def read_vectors(digest: str) -> Any:
@@ -202,21 +206,5 @@ def read_object(kind: str, digest: str) -> Any:
 def write_object(kind: str, digest: str, obj: Any) -> None:
     """Store `obj` under `digest`; any failure only means the next start builds it again."""
     root = cache_dir()
-    if root is None:
-        return
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".pickle")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(FORMAT)
-                pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, root / f"{kind}-{digest}.pickle")
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        stored = sorted(root.glob(f"{kind}-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in stored[KEEP:]:
-            old.unlink(missing_ok=True)
-    except Exception as exc:
-        log.debug("knowledge cache: %s not written to %s: %s", kind, root, exc)
+    if root is not None:
+        _store(root, root / f"{kind}-{digest}.pickle", FORMAT, obj, f"{kind}-*.pickle", kind)

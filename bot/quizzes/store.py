@@ -6,7 +6,7 @@ import json
 
 import sqlite_utils
 
-from bot.database import MIGRATIONS, Database
+from bot.database import MIGRATIONS, CapabilityStore
 from bot.markup import escape
 
 
@@ -23,15 +23,10 @@ def m003_quizzes(db: sqlite_utils.Database) -> None:
         pk=("platform", "user_id", "quiz_id"), not_null={"answers", "finished_at"}, if_not_exists=True)
 
 
-class QuizStore:
+class QuizStore(CapabilityStore):
     """Quiz sessions (one active quiz per user) and results."""
 
     TABLES = ("quiz_sessions", "quiz_results")
-
-    def __init__(self, database: Database):
-        self.database = database
-        self.db = database.db
-        database.register(self)
 
     def user_data(self, platform: str, user_id: str) -> dict[str, object]:
         count = lambda table: int(self.db.execute(  # noqa: E731

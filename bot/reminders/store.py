@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from bot.database import MIGRATIONS, Database
+from bot.database import MIGRATIONS, CapabilityStore
 from bot.events import THREAD_MARK, split_thread
 from bot.markup import escape
 from bot.reminders.when import format_local
@@ -82,15 +82,10 @@ class Reminder:
                    row["status"], row["attempts"] or 0)
 
 
-class ReminderStore:
+class ReminderStore(CapabilityStore):
     """Typed access to reminders and time zones; no other module writes their SQL."""
 
     TABLES = ("reminders", "user_prefs")
-
-    def __init__(self, database: Database):
-        self.database = database
-        self.db = database.db
-        database.register(self)
 
     def user_data(self, platform: str, user_id: str) -> dict[str, object]:
         active = self.count_active(platform, owner_id=user_id)

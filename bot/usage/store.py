@@ -7,7 +7,13 @@ from collections import OrderedDict
 
 import sqlite_utils
 
-from bot.database import MIGRATIONS, Database, best_effort, is_store_fault
+from bot.database import (
+    MIGRATIONS,
+    CapabilityStore,
+    Database,
+    best_effort,
+    is_store_fault,
+)
 
 SEEN_EVERY = 600.0
 MAX_SEEN = 100_000
@@ -23,25 +29,17 @@ def _m004_usage(db: sqlite_utils.Database) -> None:
                           pk=("day", "platform", "name"), if_not_exists=True)
 
 
-class UsageStore:
+class UsageStore(CapabilityStore):
     """Activity and counters, written sparingly: statistics are not worth a write per message."""
 
     TABLES = ("activity", "counters")
 
     def __init__(self, database: Database):
-        self.database = database
-        self.db = database.db
+        super().__init__(database)
         self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()  # oldest write first
         self._counts: dict[tuple[str, str, str], int] = {}
         self._unwritten = 0
-        database.register(self)
         database.on_close(self.flush_counts)
-
-    def user_data(self, platform: str, user_id: str) -> dict[str, object]:
-        return {}
-
-    def describe(self, platform: str, user_id: str) -> list[str]:
-        return []
 
     def forget(self, platform: str, user_id: str) -> None:
         """The user's activity row, and a private chat's row from releases that kept one (its id was theirs)."""
