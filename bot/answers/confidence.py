@@ -37,7 +37,6 @@ class Signals:
     kind_match: bool  # the entry answers the kind of question asked
     kind_mismatch: bool  # the entry answers only other kinds
     one_word: bool  # the question has at most one topic word
-    parts: bool  # one question of several in the message (kept for diagnosis; fitting it lowered both sets)
 
     def vector(self) -> list[float]:
         return [float(getattr(self, name)) for name in FEATURES]

@@ -33,12 +33,10 @@ W_SEMANTIC = 0.3
 """How much semantic similarity counts against lexical matching (chosen on the labelled sets)."""
 WHOLE_MESSAGE_WEIGHT = 1.0
 """The whole message (backstory included) counts this much against the question sentence alone."""
-KIND_MATCH = 0.0
-KIND_MISMATCH = 0.0
-"""An entry that answers the kind of question asked (cost, when, how to...) could gain this in the
-ranking, one that answers only other kinds lose it; on both labelled sets (2026-12-01) any bonus
-lowered or kept top-1 accuracy, so the kind only counts in the confidence (`Signals.kind_match`).
-Kinds come from the entry's `kinds:` or, when it has none, from its own questions."""
+# The kind of question asked (cost, when, how to...) counts only in the confidence
+# (`Signals.kind_match`): on both labelled sets (2026-12-01) a ranking bonus for entries whose
+# `kinds` match lowered or kept top-1 accuracy. Kinds come from the entry's `kinds:` or, when it
+# has none, from its own questions.
 
 
 class _PhraseSet:
@@ -141,11 +139,11 @@ class FaqService:
                 return Outcome([Reply(talk.reply)], None, None, kind="smalltalk")
         return Outcome([Reply(self.greeting.reply)], None, None, kind="smalltalk")
 
-    def rank(self, reading: Reading, part: bool = False) -> Ranking:
+    def rank(self, reading: Reading) -> Ranking:
         """Candidates for the main question, the whole message's backstory helping, with their signals.
 
         Each entry's score blends lexical matching (1 - W_SEMANTIC) with semantic similarity
-        (W_SEMANTIC), then moves by the kind of question asked.
+        (W_SEMANTIC); the kind of question asked is one of the signals.
         """
         kind = question_kind(reading.question)
         q_stems = self.matcher.stems(reading.question)
@@ -161,7 +159,7 @@ class FaqService:
             blended = {e: (1 - W_SEMANTIC) * lexical.get(e, 0.0) + W_SEMANTIC * sim for e, sim in semantic.items()}
         else:
             blended = lexical
-        ranked = [Candidate(e, round(score + self._kind_bonus(e, kind), 4)) for e, score in blended.items()]
+        ranked = [Candidate(e, round(score, 4)) for e, score in blended.items()]
         ranked.sort(key=lambda c: (-c.score, c.entry_id))
         ranked = ranked[:MAX_SUGGESTIONS + 1]
         if not ranked:
@@ -173,17 +171,8 @@ class FaqService:
                           lexical_agrees=bool(lexical) and max(lexical, key=lexical.__getitem__) == top.entry_id,
                           semantic_agrees=bool(semantic) and max(semantic, key=semantic.__getitem__) == top.entry_id,
                           kind_match=bool(kind and kind in kinds), kind_mismatch=bool(kind and kinds and kind not in kinds),
-                          one_word=_topic_words(q_stems) <= 1, parts=part)
+                          one_word=_topic_words(q_stems) <= 1)
         return Ranking(ranked, len(q_stems), signals)
-
-    def _kind_bonus(self, entry_id: str, kind: str | None) -> float:
-        """Entries that answer this kind of question move up; those that answer other kinds move down."""
-        if kind is None:
-            return 0.0
-        kinds = self._kinds.get(entry_id)
-        if not kinds:
-            return 0.0
-        return KIND_MATCH if kind in kinds else -KIND_MISMATCH
 
     def _several(self, reading: Reading, threshold: float) -> Outcome | None:
         """Several questions in one message: answer each part that has a confident, distinct entry.
@@ -196,7 +185,7 @@ class FaqService:
         for part in reading.parts:
             # a short part ("and where is the test centre?") borrows the message as context; a full one stands alone
             context = reading.text if _topic_words(self.matcher.stems(part)) <= 2 else part
-            ranking = self.rank(Reading(context, (), part), part=True)
+            ranking = self.rank(Reading(context, (), part))
             if ranking.top is None or ranking.top.entry_id in {e for e, _ in answered}:
                 continue
             confidence = self.model.confidence(ranking.signals)

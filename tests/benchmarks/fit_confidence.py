@@ -53,9 +53,8 @@ def samples(faq: FaqService) -> list[tuple[str, list[float], int]]:
             if label is None:
                 continue
             reading = read(question.q, faq.social)
-            readings = [(reading, False)] + [(Reading(p, (), p), True) for p in reading.parts]
-            for item, is_part in readings:
-                ranking = faq.rank(item, part=is_part)
+            for item in [reading, *(Reading(p, (), p) for p in reading.parts)]:
+                ranking = faq.rank(item)
                 if ranking.top is None:
                     continue
                 entry = ranking.top.entry_id
@@ -72,6 +71,15 @@ def in_scope_sizes() -> dict[str, int]:
         if questions_file.exists() and labels_file.exists():
             sizes[name] = sum(not label.out_of_scope for label in load_labels(labels_file).values())
     return sizes
+
+
+def lowest_threshold(p: np.ndarray, y: np.ndarray, names: np.ndarray, sizes: dict[str, int],
+                     budget: float) -> float:
+    """The lowest answer threshold keeping wrong answers within `budget` of every named set's in-scope size."""
+    def worst(t: float) -> float:
+        return max(float(np.sum((p >= t) & (y == 0) & (names == name))) / size for name, size in sizes.items())
+
+    return min((float(t) for t in np.arange(0.3, 0.96, 0.01) if worst(t) <= budget), default=0.95)
 
 
 def fit(x: np.ndarray, y: np.ndarray, steps: int = 50) -> tuple[np.ndarray, float]:
@@ -106,11 +114,7 @@ def main() -> None:
     names = np.array([r[0] for r in rows])
     sizes = {name: n for name, n in in_scope_sizes().items() if name in set(names)}
 
-    def worst_wrong_rate(t: float) -> float:
-        return max(float(np.sum((p >= t) & (y == 0) & (names == name))) / sizes[name] for name in sizes)
-
-    # the lowest threshold that keeps wrong answers within the budget on every set
-    best = min((float(t) for t in np.arange(0.3, 0.96, 0.01) if worst_wrong_rate(t) <= args.wrong_rate), default=0.95)
+    best = lowest_threshold(p, y, names, sizes, args.wrong_rate)
     model = ConfidenceModel(tuple(round(float(v), 4) for v in w), round(b, 4), round(best, 2), round(best * 0.45, 2))
     order = np.argsort(p)
     ranks = np.empty(len(p))
@@ -132,10 +136,7 @@ def main() -> None:
             continue
         w2, b2 = fit(x[train], y[train])
         p2 = 1 / (1 + np.exp(-(x @ w2 + b2)))
-        others = {n: sizes[n] for n in sizes if n != name}
-        t2 = min((float(t) for t in np.arange(0.3, 0.96, 0.01)
-                  if max(float(np.sum((p2 >= t) & (y == 0) & (names == n))) / others[n] for n in others)
-                  <= args.wrong_rate), default=0.95)
+        t2 = lowest_threshold(p2, y, names, {n: sizes[n] for n in sizes if n != name}, args.wrong_rate)
         test = names == name
         answered = test & (p2 >= t2)
         print(f"cross-check, fitted without {name} (answer_at {t2:.2f}): on {name} answered {int(answered.sum())}, "
