@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FEATURES = ("score", "gap", "lexical", "semantic", "lexical_agrees", "semantic_agrees", "kind_match",
-            "kind_mismatch", "one_word")
+            "kind_mismatch", "one_word", "bm25_agrees")
 """The signals, in the order of the model's weights."""
 
 MODEL_FILE = Path(__file__).with_name("confidence.json")
@@ -37,6 +37,7 @@ class Signals:
     kind_match: bool  # the entry answers the kind of question asked
     kind_mismatch: bool  # the entry answers only other kinds
     one_word: bool  # the question has at most one topic word
+    bm25_agrees: bool = False  # it is also the best entry by BM25 over the entries' whole text
 
     def vector(self) -> list[float]:
         return [float(getattr(self, name)) for name in FEATURES]
@@ -61,7 +62,7 @@ class ConfidenceModel:
                            "answer_at": self.answer_at, "suggest_at": self.suggest_at}, indent=2) + "\n"
 
 
-DEFAULT = ConfidenceModel(weights=(6.0, 4.0, 0.0, 0.0, 0.5, 0.5, 0.5, -0.5, -1.0), bias=-4.0, answer_at=0.6,
+DEFAULT = ConfidenceModel(weights=(6.0, 4.0, 0.0, 0.0, 0.5, 0.5, 0.5, -0.5, -1.0, 0.0), bias=-4.0, answer_at=0.6,
                           suggest_at=0.3)
 """Used only when confidence.json is missing: roughly the old fixed thresholds."""
 

@@ -9,6 +9,9 @@ synonyms are expanded and typos repaired against the knowledge base's vocabulary
 - fuzz: rapidfuzz's token_sort_ratio against that phrasing, for word order and
   near-misses that survive stemming.
 
+`bm25` scores the same question as Okapi BM25 against each entry as one document (its
+questions, title, keywords and answer); `faq.py` blends it in for the shortlisted entries.
+
 Only entries sharing at least one stem with the question are considered (an inverted
 index), and only the SHORTLIST best covered are scored in full, which keeps a
 2,000-entry base fast. Weights and thresholds were chosen by
@@ -40,6 +43,10 @@ SHORTLIST = 12
 TYPO_CUTOFF = 82.0
 MIN_TYPO_LENGTH = 4
 PREPARED_MEMO = 64
+BM25_K1 = 1.2
+BM25_B = 0.75
+BM25_ANSWER = 0.5
+"""In BM25, a word of the answer counts this much against one of the entry's questions (BM25F-style)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class Matcher:
         self.prepared = lru_cache(maxsize=PREPARED_MEMO)(self._prepared_uncached)
         self.entry_ids: list[str] = []
         self._answer_only: list[frozenset[str]] = []  # stems in an entry's answer but not its questions
+        self._terms: list[dict[str, float]] = []  # per entry: stem -> weighted count in questions, title, keywords, answer
         phrasings: list[tuple[int, frozenset[str]]] = []
         postings: dict[str, set[int]] = defaultdict(set)
         for index, entry in enumerate(entries):
@@ -89,13 +97,31 @@ class Matcher:
                     continue
                 bag.update(stems)
                 phrasings.append((index, frozenset(stems)))
-            self._answer_only.append(frozenset(self.stems(entry.answer, repair=False)) - bag)
+            answer_stems = self.stems(entry.answer, repair=False)
+            self._answer_only.append(frozenset(answer_stems) - bag)
+            terms: dict[str, float] = defaultdict(float)
+            for text in [*entry.questions, entry.title, *entry.keywords]:
+                for stem_ in self.stems(text, repair=False):
+                    terms[stem_] += 1.0
+            for stem_ in answer_stems:
+                terms[stem_] += BM25_ANSWER
+            self._terms.append(dict(terms))
             for s in bag:
                 postings[s].add(index)
         self._postings = {s: tuple(sorted(ids)) for s, ids in postings.items()}
         n = max(len(entries), 1)
         self.idf = {s: math.log((n + 1) / (len(ids) + 0.5)) for s, ids in postings.items()}
         self._unknown_idf = math.log((n + 1) / 0.5)
+        documents: dict[str, int] = defaultdict(int)
+        for terms in self._terms:
+            for stem_ in terms:
+                documents[stem_] += 1
+        self._bm25_idf = {s: math.log(1 + (n - d + 0.5) / (d + 0.5)) for s, d in documents.items()}
+        lengths = [sum(t.values()) for t in self._terms]
+        average = sum(lengths) / n if lengths else 1.0
+        # per entry, the denominator's constant part: k1 * (1 - b + b * length / average length)
+        self._bm25_norm = [BM25_K1 * (1 - BM25_B + BM25_B * length / (average or 1.0)) for length in lengths]
+        self._index = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         self._vocabulary = [s for s in self.idf if len(s) >= MIN_TYPO_LENGTH]
         # per entry: its phrasings (sorted text, weight) and, per stem, which of them contain it
         self._by_entry: dict[int, list[tuple[str, float]]] = defaultdict(list)
@@ -173,6 +199,23 @@ class Matcher:
         if known is not None:
             return known
         return 1.0 if stem.isdigit() else self._unknown_idf
+
+    def bm25(self, q_stems: list[str], entry_ids: set[str]) -> dict[str, float]:
+        """Okapi BM25 of the question against each of `entry_ids` (questions, title, keywords and answer
+        as one document), scaled so the best of them is 1.0."""
+        scores: dict[str, float] = {}
+        for entry_id in entry_ids:
+            index = self._index.get(entry_id)
+            if index is None:
+                continue
+            terms, norm, score = self._terms[index], self._bm25_norm[index], 0.0
+            for stem_ in q_stems:
+                count = terms.get(stem_)
+                if count:
+                    score += self._bm25_idf[stem_] * count * (BM25_K1 + 1) / (count + norm)
+            scores[entry_id] = score
+        best = max(scores.values(), default=0.0)
+        return {e: v / best for e, v in scores.items()} if best > 0 else {e: 0.0 for e in scores}
 
     def rank(self, text: str, limit: int = 5, q_stems: list[str] | None = None) -> list[Candidate]:
         """The best `limit` entries for `text` (or its precomputed `stems`), best first, scores in 0..1."""

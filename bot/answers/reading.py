@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from bot.answers.normalize import normalize
 
+SHORT_QUESTION = 3
 MAX_PARTS = 3
 """At most this many questions of one message are answered separately."""
 
@@ -157,7 +158,7 @@ def read(text: str, remove_social: "SocialRemover") -> Reading:
     body = " ".join(kept_sentences)
     questions = [s for s in kept_sentences if is_question(s)]
     main = questions[-1] if questions else body
-    if questions and len(questions) == 1 and len(normalize(questions[0]).split()) <= 3 and len(kept_sentences) > 1:
+    if questions and len(questions) == 1 and len(normalize(questions[0]).split()) <= SHORT_QUESTION and len(kept_sentences) > 1:
         main = body  # "is it too late?" needs the backstory before it
     parts = tuple(questions[:MAX_PARTS]) if len(questions) >= 2 else ()
     return Reading(body, parts, main, frozenset(social))
