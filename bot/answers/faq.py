@@ -159,6 +159,11 @@ class FaqService:
                 # the whole message dilutes the question: it may confirm, not outvote
                 lexical[c.entry_id] = max(lexical.get(c.entry_id, 0.0), c.score * WHOLE_MESSAGE_WEIGHT)
         semantic = self.semantic.similarities(reading.question, set(lexical), SHORTLIST)
+        if reading.text != reading.question:
+            # as for lexical matching, the whole message may confirm an entry (one more embedding)
+            for entry_id, sim in self.semantic.similarities(reading.text, set(lexical) | set(semantic),
+                                                            SHORTLIST).items():
+                semantic[entry_id] = max(semantic.get(entry_id, 0.0), sim * WHOLE_MESSAGE_WEIGHT)
         bm25 = self.matcher.bm25(q_stems, set(lexical) | set(semantic))
         w_semantic = W_SEMANTIC if semantic else 0.0
         w_lexical = 1 - w_semantic - W_BM25
