@@ -17,6 +17,8 @@ DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "faq_dev.yam
 HOLDOUT = Path(__file__).parent / "eval" / "holdout.yaml"
 BLIND = Path(__file__).parent / "eval" / "blind_2026-12.yaml"
 BLIND_LABELS = Path(__file__).parent / "eval" / "blind_2026-12_labels.yaml"
+BLIND2 = Path(__file__).parent / "eval" / "blind2_2026-12.yaml"
+BLIND2_LABELS = Path(__file__).parent / "eval" / "blind2_2026-12_labels.yaml"
 
 
 @pytest.mark.parametrize("question, entry", [
@@ -102,13 +104,16 @@ def test_held_out_phrasing_meets_the_accuracy_targets(advisor: Advisor) -> None:
     assert report.false_answer_rate <= 0.05
 
 
-def test_the_blind_set_gets_few_wrong_answers_and_declines_off_topic(advisor: Advisor) -> None:
-    """tests/eval/blind_2026-12.yaml, written by someone who never saw the knowledge base, graded against
-    labels judged by reading: the limits the issue sets, and a floor that catches a regression."""
-    graded = grade(advisor, load_questions(BLIND), load_labels(BLIND_LABELS))
+@pytest.mark.parametrize("questions, labels", [(BLIND, BLIND_LABELS), (BLIND2, BLIND2_LABELS)],
+                         ids=["blind_2026-12", "blind2_2026-12"])
+def test_the_blind_sets_get_few_wrong_answers_and_decline_off_topic(advisor: Advisor, questions: Path,
+                                                                    labels: Path) -> None:
+    """Sets written by people who never saw the knowledge base, graded against labels judged by
+    reading: the limits the issue sets, and a floor that catches a regression."""
+    graded = grade(advisor, load_questions(questions), load_labels(labels))
     inside = [g for g in graded if not g.label.out_of_scope]
     off_topic = [g for g in graded if g.label.out_of_scope]
     answerable = [g for g in inside if g.answerable]
     assert sum(g.verdict == "wrong" for g in inside) / len(inside) <= 0.05
     assert sum(g.verdict == "wrong" for g in off_topic) / len(off_topic) <= 0.03
-    assert sum(g.verdict == "right" for g in answerable) / len(answerable) >= 0.38
+    assert sum(g.verdict == "right" for g in answerable) / len(answerable) >= 0.55
