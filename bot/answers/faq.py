@@ -29,6 +29,8 @@ ONE_WORD_MARGIN = 0.15
 SUGGEST_WITHIN = 0.25
 """"Did you mean" offers the entries scoring within this of the best one."""
 SHORTLIST = 12
+CONTEXT_FREE_WORDS = 1
+"""A question sentence with at most this many topic words is ranked with the whole message instead."""
 W_SEMANTIC = 0.3
 """How much semantic similarity counts in an entry's score (chosen on the labelled sets)."""
 W_BM25 = 0.3
@@ -149,8 +151,12 @@ class FaqService:
         Each entry's score blends lexical matching, semantic similarity (W_SEMANTIC) and BM25
         over its whole text (W_BM25); the kind of question asked is one of the signals.
         """
-        kind = question_kind(reading.question)
         q_stems = self.matcher.stems(reading.question)
+        if reading.text != reading.question and _topic_words(q_stems) <= CONTEXT_FREE_WORDS:
+            # "... attending told me to write the LOR myself. is it ok to do?": the question needs its backstory
+            reading = Reading(reading.text, reading.parts, reading.text, reading.social)
+            q_stems = self.matcher.stems(reading.question)
+        kind = question_kind(reading.question)
         if not q_stems:
             return Ranking([], 0, None)
         lexical = {c.entry_id: c.score for c in self.matcher.rank(reading.question, limit=SHORTLIST, q_stems=q_stems)}
