@@ -8,7 +8,9 @@ Measures, in one run on one core:
   strings of the same base (the naive baseline);
 - questions per second through the whole `Advisor.handle()` path (private chat), with an
   in-memory store and with a SQLite file store, and the same questions through
-  `Matcher.rank` alone (the matcher's own cost: the ratio is what the rest of the path adds).
+  `Matcher.rank` alone (the matcher's own cost: the ratio is what the rest of the path adds),
+  and through `FaqService.answer` alone (the whole answer: reading, lexical and semantic
+  ranking, confidence, rendering; what `handle()` adds to it is routing, throttle and store).
 
 Run:  python tests/benchmarks/bench_match.py [--rounds N]
 """
@@ -28,6 +30,7 @@ from rapidfuzz import fuzz, process
 
 from bot.advisor import Advisor
 from bot.answers.evaluation import load_questions
+from bot.answers.faq import FaqService
 from bot.answers.matching import Matcher
 from bot.config import bundled_knowledge_dir
 from bot.database import Database
@@ -116,6 +119,14 @@ def main() -> None:
         matcher.rank(qs[i % len(qs)])
     alone = args.total / (time.perf_counter() - start)
     print(f"Matcher.rank alone:                         {alone:7,.0f} questions/s (the floor of the path)")
+    faq = FaqService(kb)
+    for q in qs:
+        faq.answer(q)
+    start = time.perf_counter()
+    for i in range(args.total):
+        faq.answer(qs[i % len(qs)])
+    answered = args.total / (time.perf_counter() - start)
+    print(f"FaqService.answer alone:                    {answered:7,.0f} questions/s (the ceiling of handle())")
     memory = asyncio.run(throughput(kb, qs, args.total, Database.in_memory()))
     print(f"Advisor.handle(), in-memory store:          {memory:7,.0f} questions/s  ({alone / memory:.2f}x Matcher.rank)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,8 +135,8 @@ def main() -> None:
             on_file = asyncio.run(throughput(kb, qs, args.total, database))
         finally:
             database.close()
-    print(f"Advisor.handle(), SQLite file store:        {on_file:7,.0f} questions/s  ({alone / on_file:.2f}x Matcher.rank)"
-          f"  (one core, {args.total:,} events)")
+    print(f"Advisor.handle(), SQLite file store:        {on_file:7,.0f} questions/s  ({alone / on_file:.2f}x Matcher.rank, "
+          f"{answered / on_file:.2f}x FaqService.answer)  (one core, {args.total:,} events)")
 
 
 if __name__ == "__main__":
