@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -459,6 +460,10 @@ def _eval_labelled(advisor: Advisor, questions: list, args: argparse.Namespace) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `img-advisor` command."""
+    # One BLAS thread, set before numpy loads OpenBLAS: the semantic layer limits BLAS to one thread anyway
+    # (bot/answers/semantic.py: one question is one small product), and OpenBLAS otherwise starts a thread
+    # per core as numpy is imported, about 40 ms of a busy machine's cold start. A value set outside wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if hasattr(signal, "SIGPIPE"):  # `img-advisor eval ... | head` should just stop
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _parser().parse_args(argv)
