@@ -14,25 +14,27 @@ It lives at the edge (adapters/), so the core in bot/ never imports an adapter.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
+import os
 import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import bot
 from adapters.logs import setup_logging
-from bot.advisor import Advisor
 from bot.config import Settings, SettingsError
-from bot.database import Database, describe_fault, is_store_fault, schema_version
-from bot.knowledge import check_knowledge, load_knowledge
+from bot.knowledge import KnowledgeBase, check_knowledge, load_knowledge
 from bot.knowledge.yamlsource import KnowledgeError
 from bot.markup import to_plain
-from bot.reminders.scheduler import LEASE as REMINDER_LEASE
+
+if TYPE_CHECKING:  # imported where used: `ask` needs neither the store nor the other capabilities
+    from bot.advisor import Advisor
+    from bot.database import Database
 
 log = logging.getLogger("img_advisor")
 
@@ -132,6 +134,8 @@ def _settings() -> Settings:
 
 def _open_database(path: Path) -> Database:
     """Open the database, or stop with one clear line (damaged, read-only, unreadable: no traceback)."""
+    from bot.database import Database, describe_fault, is_store_fault
+
     try:
         return Database.open(path)
     except (sqlite3.DatabaseError, OSError) as exc:
@@ -143,25 +147,43 @@ def _open_database(path: Path) -> Database:
 
 def _advisor(settings: Settings, store: Database | None = None, owners: frozenset[str] = frozenset(),
              flood_limits: bool = True) -> Advisor:
-    from bot.config import bundled_knowledge_dir
+    from bot.advisor import Advisor
 
-    if settings.knowledge_dir.resolve() != bundled_knowledge_dir().resolve():
-        print(f"img-advisor: knowledge base: {settings.knowledge_dir} (not the installed copy)", file=sys.stderr)
-    try:
-        kb = load_knowledge(settings.knowledge_dir)
-    except KnowledgeError as exc:
-        raise SystemExit(f"img-advisor: the knowledge base has errors:\n{exc}\n"
-                         "Run `img-advisor kb check` for details.") from None
+    kb = _knowledge(settings)
     return Advisor(kb, store or _open_database(settings.db_path), limits=settings.limits,
                    owners=settings.owners | owners, log_text=settings.log_text, knowledge_dir=settings.knowledge_dir,
                    flood_limits=flood_limits)
 
 
+def _knowledge(settings: Settings) -> KnowledgeBase:
+    """The knowledge base, or stop with its errors."""
+    from bot.config import bundled_knowledge_dir
+
+    if settings.knowledge_dir.resolve() != bundled_knowledge_dir().resolve():
+        print(f"img-advisor: knowledge base: {settings.knowledge_dir} (not the installed copy)", file=sys.stderr)
+    try:
+        return load_knowledge(settings.knowledge_dir)
+    except KnowledgeError as exc:
+        raise SystemExit(f"img-advisor: the knowledge base has errors:\n{exc}\n"
+                         "Run `img-advisor kb check` for details.") from None
+
+
+def _in_memory() -> Database:
+    from bot.database import Database
+
+    return Database.in_memory()
+
+
 def _cmd_ask(args: argparse.Namespace) -> int:
-    advisor = _advisor(_settings(), Database.in_memory())
+    # what `Advisor.ask` does, without building the Advisor: a question needs the knowledge base only
+    # (no database, no reminders, quizzes or event loop: a third of the command's start-up)
+    from bot.answers.faq import FaqService
+    from bot.text import ask
+
+    faq = FaqService(_knowledge(_settings()))
     questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
     for question in questions:
-        outcome = advisor.ask(question)
+        outcome = ask(faq, question)
         text = "\n\n".join(to_plain(r.text) for r in outcome.replies)
         if args.json:
             print(json.dumps({"text": text, "entry": outcome.entry, "entries": outcome.entries, "kind": outcome.kind,
@@ -211,6 +233,8 @@ def _cmd_kb_due(directory: Path, limit: int) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
+    import asyncio
+
     from adapters.console import run_console
 
     settings = _settings()
@@ -223,6 +247,8 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from adapters.runner import build_adapters, serve
 
     settings = _settings()
@@ -237,13 +263,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_discord(args: argparse.Namespace) -> int:
+    import asyncio
+
     from adapters.discord_bot import DiscordAdapter
 
     settings = _settings()
     if not settings.discord_token:
         raise SystemExit("img-advisor: set DISCORD_BOT_TOKEN to publish the slash commands")
     guild = None if args.global_ else (args.guild or settings.discord_guild_id)
-    adapter = DiscordAdapter(_advisor(settings, Database.in_memory()), settings.discord_token,
+    adapter = DiscordAdapter(_advisor(settings, _in_memory()), settings.discord_token,
                              api_url=settings.discord_api_url, gateway_url=settings.discord_gateway_url)
     try:
         names = asyncio.run(adapter.sync_commands(guild, clear=args.clear))
@@ -302,7 +330,7 @@ def _report_html(settings: Settings, directory: Path | None) -> int:
 
     if directory is None:
         raise SystemExit("img-advisor: report html needs a directory: img-advisor report html DIR")
-    advisor = _advisor(settings, Database.in_memory())
+    advisor = _advisor(settings, _in_memory())
     clusters, feedback = [], []
     if settings.db_path.exists():
         with closing(_open_database(settings.db_path)) as store:
@@ -329,6 +357,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 def _cmd_health(args: argparse.Namespace) -> int:
     import time
+
+    from bot.database import Database, describe_fault, is_store_fault, schema_version
+    from bot.reminders.scheduler import LEASE as REMINDER_LEASE
 
     settings = _settings()
     report: dict[str, object] = {}
@@ -389,7 +420,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from bot.answers.evaluation import evaluate, load_questions, print_report
 
-    advisor = _advisor(_settings(), Database.in_memory())
+    advisor = _advisor(_settings(), _in_memory())
     questions = load_questions(args.file)
     if args.labels:
         return _eval_labelled(advisor, questions, args)
@@ -429,6 +460,10 @@ def _eval_labelled(advisor: Advisor, questions: list, args: argparse.Namespace) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `img-advisor` command."""
+    # One BLAS thread, set before numpy loads OpenBLAS: the semantic layer limits BLAS to one thread anyway
+    # (bot/answers/semantic.py: one question is one small product), and OpenBLAS otherwise starts a thread
+    # per core as numpy is imported, about 40 ms of a busy machine's cold start. A value set outside wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if hasattr(signal, "SIGPIPE"):  # `img-advisor eval ... | head` should just stop
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _parser().parse_args(argv)

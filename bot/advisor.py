@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,12 +34,11 @@ from bot.quizzes.store import QuizStore
 from bot.reminders.scheduler import Clock, RealClock
 from bot.reminders.service import ReminderService
 from bot.reminders.store import ReminderStore
+from bot.text import _ANSI, MAX_TEXT, ask, clean_text  # noqa: F401 - _ANSI: tests check clean_text against it
+from bot.text import text_problem as _text_problem
 from bot.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
-
-MAX_TEXT = 2000
-"""Longer messages get a polite "too long" instead of an answer."""
 
 STORE_APOLOGY = ("Sorry, I couldn't save or look that up just now: my storage is having trouble. "
                  "Please try again in a few minutes.")
@@ -75,30 +73,6 @@ class Command:
     admin_only: bool = False
     owner_only: bool = False
     checks_admin: bool = False  # the answer depends on whether the sender is a chat admin (not only admin_only)
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[@-Z\\-_]")
-
-
-def clean_text(text: str) -> str:
-    """Drop terminal escapes, control, format (zero-width, bidi) and private-use characters; trim."""
-    if text.isprintable():  # no escape, control, format, surrogate or private-use character: nothing to drop
-        return text.strip()
-    text = _ANSI.sub("", text)
-    return "".join(
-        ch for ch in text
-        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
-    ).strip()
-
-
-def _text_problem(text: str) -> Reply | None:
-    """What to say instead of an answer when the text is empty or too long."""
-    if not text:
-        return Reply("Send me a question about the road to a US residency, or type /help.")
-    if len(text) > MAX_TEXT:
-        return Reply(f"That message is too long for me ({len(text):,} characters). "
-                     f"Please ask one question in under {MAX_TEXT:,} characters.")
-    return None
 
 
 class Advisor:
@@ -209,9 +183,7 @@ class Advisor:
 
     def ask(self, question: str) -> Outcome:
         """Answer one question as free text in a private chat would be (used by `ask --json`)."""
-        text = clean_text(question)
-        problem = _text_problem(text)
-        return Outcome([problem], kind="invalid") if problem else self.faq.answer(text)
+        return ask(self.faq, question)
 
     async def _command(self, event: Incoming, text: str) -> list[Reply]:
         match = _COMMAND.match(text)

@@ -41,8 +41,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from limits import parse as parse_rate
-
 import bot
 from bot.groups.throttle import Limits
 
@@ -173,7 +171,10 @@ class Settings:
         for name, default in (("IMG_ADVISOR_USER_RATE", Limits.per_user), ("IMG_ADVISOR_CHAT_RATE", Limits.per_chat)):
             value = env.get(name, "").strip() or default
             try:
-                parse_rate(value)
+                if value != default:  # the defaults are valid; `limits` is imported only to read another value
+                    from limits import parse as parse_rate
+
+                    parse_rate(value)
             except ValueError:
                 raise SettingsError(f"{name}={value!r}: write it like 20/minute") from None
             rates[name] = value

@@ -69,6 +69,27 @@ def test_one_question_embeds_bit_for_bit_as_the_model_does(kb: KnowledgeBase) ->
         assert np.array_equal(index._embed_one(text), expected, equal_nan=True), text
 
 
+def test_the_model_read_from_its_files_is_the_one_wordllama_loads() -> None:
+    model = semantic._model()
+    if model is None:
+        pytest.skip("WordLlama is not installed")
+    wordllama = semantic._quiet_import_wordllama()
+    reference = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    assert model.version == wordllama.__version__
+    assert model.embedding.shape == reference.embedding.shape and model.embedding.dtype == reference.embedding.dtype
+    rows = np.array([[0, 1, 2, 255, 256, 4096, 31999], [5, 17, 900, 12345, 20000, 30000, 31998]], dtype=np.int32)
+    assert np.array_equal(model.embedding[rows], reference.embedding[rows])
+    assert np.array_equal(model.embedding[:256], reference.embedding[:256])
+    texts = SAMPLES[:-2] + ["what is an observership", "shadowing a doctor in the us", "ÅNGSTRÖM ﬁ 👍"]
+    ours = model.tokenizer.encode_batch(texts, is_pretokenized=False, add_special_tokens=False)
+    theirs = reference.tokenizer.encode_batch(texts, is_pretokenized=False, add_special_tokens=False)
+    assert [(e.ids, e.attention_mask) for e in ours] == [(e.ids, e.attention_mask) for e in theirs]
+    assert np.array_equal(model.embed(texts, norm=True), reference.embed(texts, norm=True), equal_nan=True)
+    x = reference.embedding[rows]
+    mask = np.ones(rows.shape, dtype=np.float32)
+    assert np.array_equal(model.avg_pool(x, mask), reference.avg_pool(x, mask))
+
+
 def test_phrasing_vectors_are_cached_by_content(kb: KnowledgeBase, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMG_ADVISOR_KB_CACHE", str(tmp_path))
@@ -101,10 +122,11 @@ def test_a_file_store_checkpoints_its_wal_less_often(tmp_path: Path) -> None:
         database.close()
 
 
-def test_ask_imports_no_platform_library_and_no_date_parser(tmp_path: Path) -> None:
+def test_ask_imports_no_platform_library_no_date_parser_and_no_store(tmp_path: Path) -> None:
     code = ("import sys; from adapters.cli import main\n"
             "try:\n    main(['ask', 'what is an observership'])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('telegram', 'discord', 'dateparser') if m in sys.modules), file=sys.stderr)")
+            "print(sorted(m for m in ('telegram', 'discord', 'dateparser', 'sqlite_utils', 'limits') "
+            "if m in sys.modules), file=sys.stderr)")
     env = {**os.environ, "IMG_ADVISOR_DB": str(tmp_path / "bot.db")}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           cwd=Path(__file__).resolve().parents[1])

@@ -20,24 +20,133 @@ log = logging.getLogger(__name__)
 _MODEL = None
 _MISSING = False
 
+_CONFIG = "l2_supercat"
+"""The model `WordLlama.load()` loads by default (256 dimensions), by the names of its files in the package."""
+
+
+def _quiet_import_wordllama():  # noqa: ANN202 - the module is optional
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        import wordllama
+    finally:  # wordllama calls logging.basicConfig(level=INFO) on import: every event would log a line
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return wordllama
+
+
+def _avg_pool(x, mask):  # noqa: ANN001, ANN202 - numpy arrays
+    """`WordLlamaInference.avg_pool`, the same operations in the same order."""
+    import numpy as np
+
+    mask_sum = np.maximum(mask.sum(axis=1, keepdims=True), 1.0).astype(np.float32)
+    return np.sum(x * mask[..., np.newaxis], axis=1, dtype=np.float32) / mask_sum
+
+
+class _Rows:
+    """The embedding matrix as WordLlama holds it (float32), read lazily from the package's float16 file.
+
+    WordLlama converts all 32,000 rows to float32 at load (32 MB); a question reads a
+    dozen. Indexing converts only the rows asked for: float16 -> float32 is exact, so
+    every lookup gives the same numbers, bit for bit, as indexing WordLlama's matrix.
+    """
+
+    def __init__(self, half):  # noqa: ANN001 - a numpy float16 matrix (memory-mapped)
+        import numpy as np
+
+        self._half = half
+        self.shape = half.shape
+        self.dtype = np.dtype(np.float32)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204
+        import numpy as np
+
+        return self._half[index].astype(np.float32)
+
+
+class _LightModel:
+    """What `SemanticIndex` uses of `WordLlamaInference` (tokenizer, embedding, avg_pool), loaded without
+    importing wordllama itself (which imports requests and its dependencies for downloads, about a
+    sixth of a cold start) and without converting the whole matrix. Embedding many texts at once
+    (the phrasings, when the knowledge cache does not have them) is WordLlama's own `embed`."""
+
+    binary = False
+
+    def __init__(self, package: Path, version: str, half, tokenizer):  # noqa: ANN001
+        self.version = version
+        self._package = package
+        self._half = half
+        self.embedding = _Rows(half)
+        self.tokenizer = tokenizer
+        self.tokenizer.enable_padding()  # as WordLlamaInference.__init__ sets them
+        self.tokenizer.no_truncation()
+        self._full = None
+
+    avg_pool = staticmethod(_avg_pool)
+
+    def embed(self, texts: list[str], norm: bool = False):  # noqa: ANN201 - a numpy matrix
+        if self._full is None:  # wordllama's own code, on the same rows and tokenizer
+            self._full = _quiet_import_wordllama().WordLlamaInference(self._half, self.tokenizer)
+        return self._full.embed(texts, norm=norm)
+
+
+def _read_safetensors_half(path: Path, key: str):  # noqa: ANN202 - a numpy matrix
+    """One float16 tensor of a .safetensors file, memory-mapped (the format: an 8-byte little-endian
+    header length, a JSON header with dtype, shape and byte offsets, then the raw data)."""
+    import json
+    import mmap
+
+    import numpy as np
+
+    with open(path, "rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(size))
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    info = header[key]
+    if info["dtype"] != "F16":
+        raise ValueError(f"{key} is {info['dtype']}, not F16")
+    start, end = info["data_offsets"]
+    rows, columns = info["shape"]
+    if end - start != rows * columns * 2:
+        raise ValueError(f"{key}: {end - start} bytes for shape {info['shape']}")
+    return np.frombuffer(mapped, dtype="<f2", count=rows * columns, offset=8 + size + start).reshape(rows, columns)
+
+
+def _light_model() -> _LightModel:
+    """The default model from the installed package's files, as `WordLlama.load` finds them."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("wordllama")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("No module named 'wordllama'")
+    package = Path(next(iter(spec.submodule_search_locations)))
+    weights = package / "weights" / f"{_CONFIG}_256.safetensors"
+    vocabulary = package / "tokenizers" / f"{_CONFIG}_tokenizer_config.json"
+    version_spec = importlib.util.spec_from_file_location("_wordllama_version", package / "_version.py")
+    if not (weights.is_file() and vocabulary.is_file()) or version_spec is None or version_spec.loader is None:
+        raise FileNotFoundError(f"WordLlama's {_CONFIG} files are not in {package}")
+    version_module = importlib.util.module_from_spec(version_spec)
+    version_spec.loader.exec_module(version_module)
+    from tokenizers import Tokenizer
+
+    return _LightModel(package, str(version_module.__version__), _read_safetensors_half(weights, "embedding.weight"),
+                       Tokenizer.from_file(str(vocabulary)))
+
 
 def _model():  # noqa: ANN202 - the model type comes from an optional package
     global _MODEL, _MISSING
     if _MODEL is None and not _MISSING:
         try:
-            root = logging.getLogger()
-            handlers, level = list(root.handlers), root.level
+            _MODEL = _light_model()
+        except Exception as light:  # noqa: BLE001 - another layout of the package: load it as WordLlama does
+            log.debug("loading WordLlama's files directly failed (%s); loading through WordLlama", light)
             try:
-                import wordllama
-                from wordllama import WordLlama
-            finally:  # wordllama calls logging.basicConfig(level=INFO) on import: every event would log a line
-                root.handlers[:] = handlers
-                root.setLevel(level)
-
-            _MODEL = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
-        except Exception as exc:  # noqa: BLE001 - any failure means: lexical matching only
-            _MISSING = True
-            log.warning("semantic matching is off (%s); answering with lexical matching only", exc)
+                wordllama = _quiet_import_wordllama()
+                _MODEL = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+                _MODEL.version = wordllama.__version__
+            except Exception as exc:  # noqa: BLE001 - any failure means: lexical matching only
+                _MISSING = True
+                log.warning("semantic matching is off (%s); answering with lexical matching only", exc)
     return _MODEL
 
 
@@ -46,13 +155,12 @@ def _embedded(model, texts: list[str]):  # noqa: ANN001, ANN202 - numpy and the 
     import hashlib
 
     import numpy as np
-    import wordllama
 
     from bot.knowledge import cache
 
     digest = hashlib.sha256(b"wordllama vectors 1\0")
     weights = np.ascontiguousarray(model.embedding[:256])  # a change of weights changes these rows
-    digest.update(f"{wordllama.__version__}|{model.embedding.shape}|{model.embedding.dtype}\0".encode())
+    digest.update(f"{model.version}|{model.embedding.shape}|{model.embedding.dtype}\0".encode())
     digest.update(weights.tobytes())
     for text in texts:
         digest.update(text.encode() + b"\0")

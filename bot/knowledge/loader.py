@@ -51,18 +51,31 @@ class KnowledgeBase:
         return [e for e in self.entries.values() if e.topic == topic_id]
 
 
-_ENTRY = TypeAdapter(Entry)
-_TOPIC = TypeAdapter(Topic)
-_TOPICS = TypeAdapter(list[Topic])
-_DEADLINES = TypeAdapter(list[Deadline])
-_SYNONYMS = TypeAdapter(dict[Text, list[Text]])
+class _Adapter:
+    """A pydantic `TypeAdapter`, built on first use (a base served from the cache validates nothing)."""
+
+    def __init__(self, kind: Any):
+        self._kind = kind
+        self._adapter: TypeAdapter | None = None
+
+    def validate_python(self, value: Any) -> Any:
+        if self._adapter is None:
+            self._adapter = TypeAdapter(self._kind)
+        return self._adapter.validate_python(value)
+
+
+_ENTRY = _Adapter(Entry)
+_TOPIC = _Adapter(Topic)
+_TOPICS = _Adapter(list[Topic])
+_DEADLINES = _Adapter(list[Deadline])
+_SYNONYMS = _Adapter(dict[Text, list[Text]])
 
 
 _WHOLE = object()
 _QUIZ_FIELDS = set(Quiz.model_fields) | set(Question.model_fields) | set(Option.model_fields) | set(Outcome.model_fields)
 
 
-def _validate(doc: YamlDoc, adapter: TypeAdapter, problems: list[Problem],
+def _validate(doc: YamlDoc, adapter: TypeAdapter | _Adapter, problems: list[Problem],
               value: Any = _WHOLE, prefix: tuple[Any, ...] = ()) -> Any:
     """Validate `value` (default: the whole document), turning errors into problems with lines."""
     try:

@@ -11,6 +11,11 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class Strict(BaseModel):
-    """A frozen model that rejects unknown fields, so typos in YAML keys are reported."""
+    """A frozen model that rejects unknown fields, so typos in YAML keys are reported.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Its validators are built when something is first validated (`defer_build`), not at
+    import: a knowledge base served from the cache is unpickled, never validated, so a
+    start that finds the cache never pays for building them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)

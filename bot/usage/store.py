@@ -39,6 +39,7 @@ class UsageStore(CapabilityStore):
         self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()  # oldest write first
         self._counts: dict[tuple[str, str, str], int] = {}
         self._unwritten = 0
+        self._day: tuple[int | None, str] = (None, "")
         database.on_close(self.flush_counts)
 
     def forget(self, platform: str, user_id: str) -> None:
@@ -92,8 +93,10 @@ class UsageStore(CapabilityStore):
         `stats()` and on `close()`: a statistic is not worth a write per message (a crash
         loses at most the unwritten counts, never user data).
         """
-        day = dt.datetime.fromtimestamp(at, dt.timezone.utc).strftime("%Y-%m-%d")
-        key = (day, platform, name)
+        number = int(at // 86400)  # the UTC day; its name is formatted once a day, not once a message
+        if number != self._day[0]:
+            self._day = (number, dt.datetime.fromtimestamp(number * 86400, dt.timezone.utc).strftime("%Y-%m-%d"))
+        key = (self._day[1], platform, name)
         self._counts[key] = self._counts.get(key, 0) + 1
         self._unwritten += 1
         if self._unwritten >= COUNTS_EVERY:

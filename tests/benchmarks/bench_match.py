@@ -8,7 +8,11 @@ Measures, in one run on one core:
   strings of the same base (the naive baseline);
 - questions per second through the whole `Advisor.handle()` path (private chat), with an
   in-memory store and with a SQLite file store, and the same questions through
-  `Matcher.rank` alone (the matcher's own cost: the ratio is what the rest of the path adds).
+  `Matcher.rank` alone (the matcher's own cost: the ratio is what the rest of the path adds),
+  and through `FaqService.answer` alone (the whole answer: reading, lexical and semantic
+  ranking, confidence, rendering; what `handle()` adds to it is routing, throttle and store).
+  The four throughput paths are timed in interleaved blocks (--blocks), so a machine whose
+  load comes and goes slows them alike and the ratios between them hold.
 
 Run:  python tests/benchmarks/bench_match.py [--rounds N]
 """
@@ -28,6 +32,7 @@ from rapidfuzz import fuzz, process
 
 from bot.advisor import Advisor
 from bot.answers.evaluation import load_questions
+from bot.answers.faq import FaqService
 from bot.answers.matching import Matcher
 from bot.config import bundled_knowledge_dir
 from bot.database import Database
@@ -85,47 +90,70 @@ def report(label: str, entries: list[Entry], kb: KnowledgeBase, qs: list[str], r
           f"plain extractOne p50={plain[0]:.3f} ms p99={plain[1]:.3f} ms")
 
 
-async def throughput(kb: KnowledgeBase, qs: list[str], total: int, database: Database) -> float:
+async def throughputs(kb: KnowledgeBase, qs: list[str], total: int, database: Database,
+                      blocks: int) -> dict[str, float]:
+    """Questions per second of each path, timed in `blocks` interleaved blocks (so load that comes and
+    goes on a shared machine falls on every path alike, and the ratios hold)."""
+    matcher = Matcher(list(kb.entries.values()), kb.synonyms)
+    faq = FaqService(kb)
     # limits high enough that every event takes the full path (the default would drop most as a flood)
-    advisor = Advisor(kb, database, limits=Limits("10000000/minute", "10000000/minute"))
+    advisors = {name: Advisor(kb, store, limits=Limits("10000000/minute", "10000000/minute"))
+                for name, store in (("memory", Database.in_memory()), ("file", database))}
     events = [Incoming("console", f"u{i % 50}", f"u{i % 50}", "bench", True, qs[i % len(qs)])
               for i in range(total)]
-    for event in events[: len(qs)]:
-        await advisor.handle(event)
-    start = time.perf_counter()
-    for event in events:
-        await advisor.handle(event)
-    return total / (time.perf_counter() - start)
+
+    async def handled(advisor: Advisor, chunk: list[Incoming]) -> None:
+        for event in chunk:
+            await advisor.handle(event)
+
+    async def ranked(chunk: list[Incoming]) -> None:
+        for event in chunk:
+            matcher.rank(event.text)
+
+    async def answered(chunk: list[Incoming]) -> None:
+        for event in chunk:
+            faq.answer(event.text)
+
+    paths = {"rank": ranked, "answer": answered,
+             **{name: (lambda chunk, a=advisor: handled(a, chunk)) for name, advisor in advisors.items()}}
+    for run in paths.values():  # warm every path (caches, the store's first rows)
+        await run(events[: len(qs)])
+    spent = dict.fromkeys(paths, 0.0)
+    size = -(-total // blocks)
+    for begin in range(0, total, size):
+        chunk = events[begin:begin + size]
+        for name, run in paths.items():
+            start = time.perf_counter()
+            await run(chunk)
+            spent[name] += time.perf_counter() - start
+    return {name: total / seconds for name, seconds in spent.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="passes over the question list")
     parser.add_argument("--total", type=int, default=20_000, help="events for the throughput run")
+    parser.add_argument("--blocks", type=int, default=10, help="interleaved blocks the throughput runs are timed in")
     args = parser.parse_args()
     kb = load_knowledge(bundled_knowledge_dir())
     qs = questions()
     print(f"{len(qs)} distinct questions x {args.rounds} rounds")
     report("shipped knowledge base", list(kb.entries.values()), kb, qs, args.rounds)
     report("synthetic 2,000-entry base", synthetic_entries(kb, 2000), kb, qs, max(2, args.rounds // 4))
-    matcher = Matcher(list(kb.entries.values()), kb.synonyms)
-    for q in qs:
-        matcher.rank(q)
-    start = time.perf_counter()
-    for i in range(args.total):
-        matcher.rank(qs[i % len(qs)])
-    alone = args.total / (time.perf_counter() - start)
-    print(f"Matcher.rank alone:                         {alone:7,.0f} questions/s (the floor of the path)")
-    memory = asyncio.run(throughput(kb, qs, args.total, Database.in_memory()))
-    print(f"Advisor.handle(), in-memory store:          {memory:7,.0f} questions/s  ({alone / memory:.2f}x Matcher.rank)")
     with tempfile.TemporaryDirectory() as tmp:
         database = Database.open(Path(tmp) / "bench.db")
         try:
-            on_file = asyncio.run(throughput(kb, qs, args.total, database))
+            rates = asyncio.run(throughputs(kb, qs, args.total, database, args.blocks))
         finally:
             database.close()
-    print(f"Advisor.handle(), SQLite file store:        {on_file:7,.0f} questions/s  ({alone / on_file:.2f}x Matcher.rank)"
-          f"  (one core, {args.total:,} events)")
+    alone, answered, memory, on_file = rates["rank"], rates["answer"], rates["memory"], rates["file"]
+    print(f"Matcher.rank alone:                         {alone:7,.0f} questions/s (the floor of the path)")
+    print(f"FaqService.answer alone:                    {answered:7,.0f} questions/s (the ceiling of handle())")
+    print(f"Advisor.handle(), in-memory store:          {memory:7,.0f} questions/s  ({alone / memory:.2f}x Matcher.rank, "
+          f"{answered / memory:.2f}x FaqService.answer)")
+    print(f"Advisor.handle(), SQLite file store:        {on_file:7,.0f} questions/s  ({alone / on_file:.2f}x Matcher.rank, "
+          f"{answered / on_file:.2f}x FaqService.answer)  (one core, {args.total:,} events each, "
+          f"in {args.blocks} interleaved blocks)")
 
 
 if __name__ == "__main__":
