@@ -26,6 +26,8 @@ MAX_SUGGESTIONS = 3
 MAX_RELATED = 3
 ONE_WORD_MARGIN = 0.15
 """A one-word question ("visa?", "fees") fits many entries: answered only when the best leads by this."""
+EXACT_PHRASING = 0.99
+"""A lexical score this high means the question is one of the entry's own phrasings ("what is an observership")."""
 SUGGEST_WITHIN = 0.25
 """"Did you mean" offers the entries scoring within this of the best one."""
 SHORTLIST = 12
@@ -122,7 +124,8 @@ class FaqService:
         ranking = self.rank(reading)
         ranked, top = ranking.candidates, ranking.top
         confidence = self.model.confidence(ranking.signals) if top else None
-        if ranking.signals and ranking.signals.one_word and ranking.signals.gap < ONE_WORD_MARGIN and confidence:
+        if (ranking.signals and ranking.signals.one_word and ranking.signals.gap < ONE_WORD_MARGIN and confidence
+                and ranking.signals.lexical < EXACT_PHRASING):
             confidence = min(confidence, threshold - 0.01)  # "visa?", "fees": many entries fit; let the user pick
         if top and confidence is not None and confidence >= threshold:
             return Outcome([self.entry_reply(top.entry_id)], top.entry_id, round(confidence, 4),
@@ -159,7 +162,10 @@ class FaqService:
         kind = question_kind(reading.question)
         if not q_stems:
             return Ranking([], 0, None)
-        lexical = {c.entry_id: c.score for c in self.matcher.rank(reading.question, limit=SHORTLIST, q_stems=q_stems)}
+        # the most similar entries get a lexical score too, even when many others share the question's words
+        similar = self.semantic.similarities(reading.question, set(), SHORTLIST)
+        lexical = {c.entry_id: c.score for c in self.matcher.rank(reading.question, limit=SHORTLIST, q_stems=q_stems,
+                                                                  also=similar)}
         if reading.text != reading.question:
             for c in self.matcher.rank(reading.text, limit=SHORTLIST):
                 # the whole message dilutes the question: it may confirm, not outvote

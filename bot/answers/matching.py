@@ -26,7 +26,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
+from collections.abc import Iterable
 
 from rapidfuzz import fuzz, process
 
@@ -108,7 +108,6 @@ class Matcher:
             self._terms.append(dict(terms))
             for s in bag:
                 postings[s].add(index)
-        self._postings = {s: tuple(sorted(ids)) for s, ids in postings.items()}
         n = max(len(entries), 1)
         self.idf = {s: math.log((n + 1) / (len(ids) + 0.5)) for s, ids in postings.items()}
         self._unknown_idf = math.log((n + 1) / 0.5)
@@ -132,6 +131,13 @@ class Matcher:
                 self._stem_phrasings[e_index][stem_].append(len(own))
             own.append((" ".join(sorted(p_set)), sum(self.idf[x] for x in p_set)))
         self._stem_phrasings = {e: dict(stems) for e, stems in self._stem_phrasings.items()}
+        # per stem: the entries whose questions hold it, each with its lightest phrasing holding it
+        lightest: dict[str, dict[int, float]] = defaultdict(dict)
+        for e_index, by_stem in self._stem_phrasings.items():
+            own = self._by_entry[e_index]
+            for stem_, p_indexes in by_stem.items():
+                lightest[stem_][e_index] = max(min(own[p][1] for p in p_indexes), 1e-9)
+        self._postings = {s: tuple(sorted(lightest[s].items())) for s in postings}
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
 
     def __getstate__(self) -> dict:
@@ -217,8 +223,12 @@ class Matcher:
         best = max(scores.values(), default=0.0)
         return {e: v / best for e, v in scores.items()} if best > 0 else {e: 0.0 for e in scores}
 
-    def rank(self, text: str, limit: int = 5, q_stems: list[str] | None = None) -> list[Candidate]:
-        """The best `limit` entries for `text` (or its precomputed `stems`), best first, scores in 0..1."""
+    def rank(self, text: str, limit: int = 5, q_stems: list[str] | None = None,
+             also: Iterable[str] = ()) -> list[Candidate]:
+        """The best `limit` entries for `text` (or its precomputed `stems`), best first, scores in 0..1.
+
+        Entries named in `also` (found by another signal) are scored too, even when their coverage
+        leaves them out of the shortlist; they count within `limit`."""
         if q_stems is None:
             q_stems = self.stems(text)
         if not q_stems:
@@ -226,30 +236,39 @@ class Matcher:
         q_items = [(s, self.weight(s)) for s in q_stems]  # stems are already unique
         q_weight = sum(w for _, w in q_items)
         q_sorted = " ".join(sorted(q_stems))  # token_sort_ratio == ratio of sorted token strings
-        # coverage by the entries' own questions, accumulated over the inverted index
+        # coverage by the entries' own questions, accumulated over the inverted index; ties (a one-word
+        # question covered by dozens of entries) go to the entry whose phrasings hold the words most centrally
         covered: dict[int, float] = defaultdict(float)
+        central: dict[int, float] = defaultdict(float)
         for s, w in q_items:
-            for e_index in self._postings.get(s, ()):
+            for e_index, lightest in self._postings.get(s, ()):
                 covered[e_index] += w
-        scored: list[tuple[float, str]] = []
-        for e_index, in_questions in heapq.nlargest(SHORTLIST, covered.items(), key=itemgetter(1)):
-            answer_only = self._answer_only[e_index]
-            in_answer = sum(w for s, w in q_items if s in answer_only)
-            coverage = (in_questions + W_ANSWER_WORDS * in_answer) / q_weight
-            # shared weight per phrasing, accumulated only over the stems each phrasing holds
-            shared: dict[int, float] = defaultdict(float)
-            by_stem = self._stem_phrasings.get(e_index, {})
-            for s, w in q_items:
-                for p_index in by_stem.get(s, ()):
-                    shared[p_index] += w
-            own = self._by_entry[e_index]
-            best_close, best_phrase, best_index = 0.0, "", len(own)
-            for p_index, weight in shared.items():
-                p_sorted, p_weight = own[p_index]
-                close = 2 * weight / (q_weight + p_weight)
-                if close > best_close or (close == best_close and p_index < best_index):
-                    best_close, best_phrase, best_index = close, p_sorted, p_index
-            ratio = fuzz.ratio(q_sorted, best_phrase) / 100 if best_phrase else 0.0
-            scored.append((W_COVERAGE * coverage + W_CLOSENESS * best_close + W_FUZZ * ratio, self.entry_ids[e_index]))
+                central[e_index] += w / lightest
+        shortlist = heapq.nlargest(SHORTLIST, covered, key=lambda e: (covered[e], central[e]))
+        extra = {self._index[e] for e in also if e in self._index} - set(shortlist)
+        scored = [(self._score(e_index, covered.get(e_index, 0.0), q_items, q_weight, q_sorted), self.entry_ids[e_index])
+                  for e_index in [*shortlist, *extra]]
         scored.sort(key=lambda c: (-c[0], c[1]))
-        return [Candidate(entry_id, round(score, 4)) for score, entry_id in scored[:limit]]
+        return [Candidate(entry_id, round(score, 4)) for score, entry_id in scored[:limit + len(extra)]]
+
+    def _score(self, e_index: int, in_questions: float, q_items: list[tuple[str, float]], q_weight: float,
+               q_sorted: str) -> float:
+        """One entry's score: coverage, closeness to its closest phrasing, and fuzz against that phrasing."""
+        answer_only = self._answer_only[e_index]
+        in_answer = sum(w for s, w in q_items if s in answer_only)
+        coverage = (in_questions + W_ANSWER_WORDS * in_answer) / q_weight
+        # shared weight per phrasing, accumulated only over the stems each phrasing holds
+        shared: dict[int, float] = defaultdict(float)
+        by_stem = self._stem_phrasings.get(e_index, {})
+        for s, w in q_items:
+            for p_index in by_stem.get(s, ()):
+                shared[p_index] += w
+        own = self._by_entry[e_index]
+        best_close, best_phrase, best_index = 0.0, "", len(own)
+        for p_index, weight in shared.items():
+            p_sorted, p_weight = own[p_index]
+            close = 2 * weight / (q_weight + p_weight)
+            if close > best_close or (close == best_close and p_index < best_index):
+                best_close, best_phrase, best_index = close, p_sorted, p_index
+        ratio = fuzz.ratio(q_sorted, best_phrase) / 100 if best_phrase else 0.0
+        return W_COVERAGE * coverage + W_CLOSENESS * best_close + W_FUZZ * ratio

@@ -183,6 +183,7 @@ class SemanticIndex:
         # one question is one small matrix-vector product: BLAS threads only add contention (p99 x5 measured)
         threadpool_limits(limits=1, user_api="blas")
 
+        self._last = None  # (text, per-entry similarities) of the latest question
         self._np = np
         model = _model()
         self.available = model is not None
@@ -218,8 +219,12 @@ class SemanticIndex:
         if not self.available or not text.strip() or not self.entry_ids:
             return {}
         np = self._np
-        vector = self._embed_one(self._prepare(text))
-        per_entry = np.maximum.reduceat(self._vectors @ vector, self._starts)
+        if self._last is not None and self._last[0] == text:
+            per_entry = self._last[1]  # the same question again, for more entries (faq.rank asks twice)
+        else:
+            vector = self._embed_one(self._prepare(text))
+            per_entry = np.maximum.reduceat(self._vectors @ vector, self._starts)
+            self._last = (text, per_entry)
         count = min(best, len(per_entry))
         chosen = set(np.argpartition(-per_entry, count - 1)[:count].tolist()) if count else set()
         chosen.update(self._position[e] for e in among if e in self._position)
