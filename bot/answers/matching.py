@@ -27,6 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from collections.abc import Iterable
+from operator import itemgetter
 
 from rapidfuzz import fuzz, process
 
@@ -43,6 +44,8 @@ SHORTLIST = 12
 TYPO_CUTOFF = 82.0
 MIN_TYPO_LENGTH = 4
 PREPARED_MEMO = 64
+TIE_BREAK = 1e-6
+"""Scale of the shortlist's tie-break (far below any real difference in coverage)."""
 BM25_K1 = 1.2
 BM25_B = 0.75
 BM25_ANSWER = 0.5
@@ -131,13 +134,16 @@ class Matcher:
                 self._stem_phrasings[e_index][stem_].append(len(own))
             own.append((" ".join(sorted(p_set)), sum(self.idf[x] for x in p_set)))
         self._stem_phrasings = {e: dict(stems) for e, stems in self._stem_phrasings.items()}
-        # per stem: the entries whose questions hold it, each with its lightest phrasing holding it
-        lightest: dict[str, dict[int, float]] = defaultdict(dict)
+        # per stem: the entries whose questions hold it, each with a factor a hair above 1 that is larger the
+        # lighter the entry's lightest phrasing holding it: equal coverage goes to the entry where the word
+        # is most central ("observership meaning" before "observership fees for two months in texas")
+        tie_factor: dict[str, dict[int, float]] = defaultdict(dict)
         for e_index, by_stem in self._stem_phrasings.items():
             own = self._by_entry[e_index]
             for stem_, p_indexes in by_stem.items():
-                lightest[stem_][e_index] = max(min(own[p][1] for p in p_indexes), 1e-9)
-        self._postings = {s: tuple(sorted(lightest[s].items())) for s in postings}
+                lightest = max(min(own[p][1] for p in p_indexes), 1e-3)
+                tie_factor[stem_][e_index] = 1.0 + TIE_BREAK / lightest
+        self._postings = {s: tuple(sorted(tie_factor[s].items())) for s in postings}
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
 
     def __getstate__(self) -> dict:
@@ -239,27 +245,25 @@ class Matcher:
         # coverage by the entries' own questions, accumulated over the inverted index; ties (a one-word
         # question covered by dozens of entries) go to the entry whose phrasings hold the words most centrally
         covered: dict[int, float] = defaultdict(float)
-        central: dict[int, float] = defaultdict(float)
         for s, w in q_items:
-            for e_index, lightest in self._postings.get(s, ()):
-                covered[e_index] += w
-                central[e_index] += w / lightest
-        shortlist = heapq.nlargest(SHORTLIST, covered, key=lambda e: (covered[e], central[e]))
-        extra = {self._index[e] for e in also if e in self._index} - set(shortlist)
-        scored = [(self._score(e_index, covered.get(e_index, 0.0), q_items, q_weight, q_sorted), self.entry_ids[e_index])
-                  for e_index in [*shortlist, *extra]]
+            for e_index, tie in self._postings.get(s, ()):
+                covered[e_index] += w * tie
+        shortlist = heapq.nlargest(SHORTLIST, covered.items(), key=itemgetter(1))
+        extra = {self._index[e] for e in also if e in self._index} - {e for e, _ in shortlist}
+        scored = [(self._score(e_index, q_items, q_weight, q_sorted), self.entry_ids[e_index])
+                  for e_index in [*(e for e, _ in shortlist), *extra]]
         scored.sort(key=lambda c: (-c[0], c[1]))
         return [Candidate(entry_id, round(score, 4)) for score, entry_id in scored[:limit + len(extra)]]
 
-    def _score(self, e_index: int, in_questions: float, q_items: list[tuple[str, float]], q_weight: float,
-               q_sorted: str) -> float:
+    def _score(self, e_index: int, q_items: list[tuple[str, float]], q_weight: float, q_sorted: str) -> float:
         """One entry's score: coverage, closeness to its closest phrasing, and fuzz against that phrasing."""
         answer_only = self._answer_only[e_index]
+        by_stem = self._stem_phrasings.get(e_index, {})  # every stem of the entry's questions, title, keywords
+        in_questions = sum(w for s, w in q_items if s in by_stem)
         in_answer = sum(w for s, w in q_items if s in answer_only)
         coverage = (in_questions + W_ANSWER_WORDS * in_answer) / q_weight
         # shared weight per phrasing, accumulated only over the stems each phrasing holds
         shared: dict[int, float] = defaultdict(float)
-        by_stem = self._stem_phrasings.get(e_index, {})
         for s, w in q_items:
             for p_index in by_stem.get(s, ()):
                 shared[p_index] += w
