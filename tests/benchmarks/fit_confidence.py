@@ -53,6 +53,8 @@ FOLDS = 5
 WRONG_RATE = 0.045
 """Wrong answers allowed per in-scope question on each set (the target is at most 5 %; the hidden set
 is unseen, so the fit keeps a margin)."""
+LABELLED_WEIGHT = 4
+"""How many times each labelled question counts in the fit against one synthetic question."""
 OFF_TOPIC_RATE = 0.03
 """Off-topic questions that may get an entry, per set (the target is at most 3 %)."""
 L2 = 0.01
@@ -182,6 +184,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--no-synthetic", action="store_true", help="fit on the labelled sets alone")
+    parser.add_argument("--labelled-weight", type=int, default=LABELLED_WEIGHT,
+                        help=f"each labelled question counts this many times against one synthetic (default {LABELLED_WEIGHT})")
     parser.add_argument("--wrong-rate", type=float, default=WRONG_RATE,
                         help=f"the share of in-scope questions that may get a wrong answer (default {WRONG_RATE})")
     args = parser.parse_args()
@@ -189,7 +193,7 @@ def main() -> None:
     faq = FaqService(kb, model=DEFAULT)
     rows = samples(faq)
     synthetic = [] if args.no_synthetic else synthetic_samples(kb)
-    rows_all = rows + synthetic
+    rows_all = rows * args.labelled_weight + synthetic
     x = np.array([r[1] for r in rows_all])
     y = np.array([r[2] for r in rows_all], dtype=float)
     names = np.array([r[0] for r in rows_all])
