@@ -117,3 +117,16 @@ def test_the_blind_sets_get_few_wrong_answers_and_decline_off_topic(advisor: Adv
     assert sum(g.verdict == "wrong" for g in inside) / len(inside) <= 0.05
     assert sum(g.verdict == "wrong" for g in off_topic) / len(off_topic) <= 0.03
     assert sum(g.verdict == "right" for g in answerable) / len(answerable) >= 0.55
+
+
+@pytest.mark.parametrize("question, entry", [
+    ("what is an observership", "what-is-observership"),
+    ("what is ecfmg certification", "ecfmg-requirements"),
+    ("what is the match", "what-is-match"),
+    ("what is soap", "soap"),
+    ("what is an externship", "what-is-externship"),
+    ("i am pharmacist can i give usmle", "non-md-degrees-usmle"),
+])
+def test_the_plainest_questions_get_their_entry(advisor: Advisor, question: str, entry: str) -> None:
+    """One word of topic ("observership") is shared by dozens of entries: the one that defines it still answers."""
+    assert advisor.ask(question).entry == entry

@@ -75,3 +75,19 @@ def test_text_in_another_language_is_noticed(text: str) -> None:
 @pytest.mark.parametrize("text", ["obsership fees??", "Qué? how much is the ERAS fee", "B1/B2 ok?"])
 def test_english_with_typos_is_english(text: str) -> None:
     assert not is_not_english(text)
+
+
+@pytest.mark.parametrize("text", ["hi im from nigeria", "I am Dr. Amina from Nigeria", "hello, im a 2019 graduate"])
+def test_saying_who_you_are_is_a_hello(text: str) -> None:
+    assert read(text, SOCIAL).only_social
+
+
+def test_a_question_inside_an_introduction_is_still_asked() -> None:
+    reading = read("i am pharmacist can i give usmle", SOCIAL)
+    assert not reading.only_social
+    assert "usmle" in reading.question
+
+
+def test_the_dot_of_dr_does_not_end_a_sentence() -> None:
+    reading = read("Hello. I am Dr. Khan. How much does an observership cost?", SOCIAL)
+    assert reading.question == "How much does an observership cost?"

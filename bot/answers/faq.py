@@ -27,7 +27,8 @@ MAX_RELATED = 3
 ONE_WORD_MARGIN = 0.15
 """A one-word question ("visa?", "fees") fits many entries: answered only when the best leads by this."""
 EXACT_PHRASING = 0.99
-"""A lexical score this high means the question is one of the entry's own phrasings ("what is an observership")."""
+"""A lexical score this high means the question is one of the entry's own phrasings: a sentence of three words or
+more ("what is an observership") is then answered though it has one topic word; a bare "fees?" still is not."""
 SUGGEST_WITHIN = 0.25
 """"Did you mean" offers the entries scoring within this of the best one."""
 SHORTLIST = 12
@@ -125,7 +126,7 @@ class FaqService:
         ranked, top = ranking.candidates, ranking.top
         confidence = self.model.confidence(ranking.signals) if top else None
         if (ranking.signals and ranking.signals.one_word and ranking.signals.gap < ONE_WORD_MARGIN and confidence
-                and ranking.signals.lexical < EXACT_PHRASING):
+                and not (ranking.signals.lexical >= EXACT_PHRASING and len(reading.question.split()) >= 3)):
             confidence = min(confidence, threshold - 0.01)  # "visa?", "fees": many entries fit; let the user pick
         if top and confidence is not None and confidence >= threshold:
             return Outcome([self.entry_reply(top.entry_id)], top.entry_id, round(confidence, 4),

@@ -34,7 +34,9 @@ _IM_AS_I_AM = re.compile(
     r"finished|graduate|graduated|worried|scared|stuck|sure|unsure|afraid|eligible|img|\w+ing)\b)",
     re.IGNORECASE)
 
-_SENTENCE_END = re.compile(r"(?<=[?!.;])\s+|\n+|(?<=\?)(?=\S)")
+_SENTENCE_END = re.compile(r"(?<=[?!.;])(?<!\b[Dd]r\.)(?<!\b[Mm]r\.)(?<!\b[Mm]s\.)(?<!\b[Mm]rs\.)(?<!\bvs\.)"
+                           r"(?<!\b[Pp]rof\.)\s+|\n+|(?<=\?)(?=\S)")
+"""Sentence ends, but not the dot of "Dr. Amina", "Mr.", "vs." ."""
 _QUESTION_START = re.compile(
     r"^(?:so |and |but |also |ok |okay |then |pls |please |plz |sir |mam |madam |doctor |dr |guys |"
     r"can anyone tell |anyone knows? |does anyone know |i want to know |i wanna know |i need to know |"
@@ -130,9 +132,15 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip(" .,!?;-")]
 
 
+_ASKED_INSIDE = re.compile(r"\b(?:can|could|should|shall|do|does|will|would|may|am|is|are|how|what|when|where|which)\s+"
+                           r"(?:i|we|you|my|it|there|one)\b", re.IGNORECASE)
+"""A question inside a sentence that opens like an introduction: "i am pharmacist can i give usmle"."""
+
+
 def _is_introduction(sentence: str) -> bool:
     """A short sentence saying who the asker is, with nothing asked."""
-    return len(sentence.split()) <= 8 and bool(_INTRODUCTION.match(sentence.strip())) and not is_question(sentence)
+    return (len(sentence.split()) <= 8 and bool(_INTRODUCTION.match(sentence.strip())) and not is_question(sentence)
+            and not _ASKED_INSIDE.search(sentence))
 
 
 def is_question(sentence: str) -> bool:
