@@ -164,6 +164,7 @@ class FaqService:
         if not q_stems:
             return Ranking([], 0, None)
         # the most similar entries get a lexical score too, even when many others share the question's words
+        self.semantic.prime([reading.question, reading.text])
         similar = self.semantic.similarities(reading.question, set(), SHORTLIST)
         lexical = {c.entry_id: c.score for c in self.matcher.rank(reading.question, limit=SHORTLIST, q_stems=q_stems,
                                                                   also=similar)}

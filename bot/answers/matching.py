@@ -249,7 +249,8 @@ class Matcher:
             for e_index, tie in self._postings.get(s, ()):
                 covered[e_index] += w * tie
         shortlist = heapq.nlargest(SHORTLIST, covered.items(), key=itemgetter(1))
-        extra = {self._index[e] for e in also if e in self._index} - {e for e, _ in shortlist}
+        # an entry sharing no word with the question scores (nearly) nothing lexically: not worth scoring
+        extra = {self._index[e] for e in also if e in self._index and self._index[e] in covered} - {e for e, _ in shortlist}
         scored = [(self._score(e_index, q_items, q_weight, q_sorted), self.entry_ids[e_index])
                   for e_index in [*(e for e, _ in shortlist), *extra]]
         scored.sort(key=lambda c: (-c[0], c[1]))

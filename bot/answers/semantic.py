@@ -17,6 +17,9 @@ from bot.knowledge import Entry
 
 log = logging.getLogger(__name__)
 
+RECENT = 4
+"""Texts whose per-entry similarities are kept for the next calls (one message's question and whole text)."""
+
 _MODEL = None
 _MISSING = False
 
@@ -183,7 +186,7 @@ class SemanticIndex:
         # one question is one small matrix-vector product: BLAS threads only add contention (p99 x5 measured)
         threadpool_limits(limits=1, user_api="blas")
 
-        self._last = None  # (text, per-entry similarities) of the latest question
+        self._recent: dict[str, object] = {}  # text -> per-entry similarities, for the latest few texts
         self._np = np
         model = _model()
         self.available = model is not None
@@ -213,18 +216,31 @@ class SemanticIndex:
         pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled[0].astype(np.float32)  # float64 would copy the matrix
 
+    def prime(self, texts: list[str]) -> None:
+        """Compare several texts with every phrasing in one pass over the phrasings' matrix (the question and
+        its whole message: the pass is memory-bound, so two texts cost little more than one); the
+        similarities asked for next use the result."""
+        np = self._np
+        todo = list(dict.fromkeys(t for t in texts if t not in self._recent))
+        if not self.available or not todo or not self.entry_ids:
+            return
+        if len(self._recent) + len(todo) > RECENT:
+            self._recent.clear()
+        vectors = np.stack([self._embed_one(self._prepare(text)) for text in todo], axis=1)
+        products = self._vectors @ vectors
+        for column, text in enumerate(todo):
+            self._recent[text] = np.maximum.reduceat(products[:, column], self._starts)
+
     def similarities(self, text: str, among: set[str], best: int) -> dict[str, float]:
         """Entry id -> best similarity (0..1, negatives as 0) of `text` to the entry's phrasings,
         for the `best` most similar entries and for every entry in `among`."""
         if not self.available or not text.strip() or not self.entry_ids:
             return {}
         np = self._np
-        if self._last is not None and self._last[0] == text:
-            per_entry = self._last[1]  # the same question again, for more entries (faq.rank asks twice)
-        else:
-            vector = self._embed_one(self._prepare(text))
-            per_entry = np.maximum.reduceat(self._vectors @ vector, self._starts)
-            self._last = (text, per_entry)
+        per_entry = self._recent.get(text)  # the same question again, for more entries (faq.rank asks twice)
+        if per_entry is None:
+            self.prime([text])
+            per_entry = self._recent[text]
         count = min(best, len(per_entry))
         chosen = set(np.argpartition(-per_entry, count - 1)[:count].tolist()) if count else set()
         chosen.update(self._position[e] for e in among if e in self._position)
