@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from bot.advisor import Advisor
+from bot.events import Outcome
 from bot.markup import to_plain
 
 OUT_OF_SCOPE = "out_of_scope"
@@ -169,19 +170,28 @@ def grade(advisor: Advisor, questions: list[Question], labels: dict[int, Label])
         if label is None:
             continue
         outcome = advisor.ask(question.q)
-        answered = outcome.entries or ([outcome.entry] if outcome.entry else [])
-        if label.out_of_scope:
-            verdict = "wrong" if answered else "right"
-        elif not answered:
-            verdict = "declined"
-        elif all(e in label.entries for e in answered):
-            verdict = "right"
-        elif all(e in label.entries or e in label.partial for e in answered):
-            verdict = "partial"
-        else:
-            verdict = "wrong"
-        graded.append(Graded(question, label, verdict, answered, outcome.score, outcome.suggestions, outcome.kind))
+        answered = answered_entries(outcome)
+        graded.append(Graded(question, label, verdict(label, answered), answered, outcome.score, outcome.suggestions,
+                             outcome.kind))
     return graded
+
+
+def answered_entries(outcome: Outcome) -> list[str]:
+    """The entries a reply answered with (several for a message of several questions)."""
+    return outcome.entries or ([outcome.entry] if outcome.entry else [])
+
+
+def verdict(label: Label, answered: list[str]) -> str:
+    """right, partial, wrong or declined: a reply's entries judged against an item's label."""
+    if label.out_of_scope:
+        return "wrong" if answered else "right"
+    if not answered:
+        return "declined"
+    if all(e in label.entries for e in answered):
+        return "right"
+    if all(e in label.entries or e in label.partial for e in answered):
+        return "partial"
+    return "wrong"
 
 
 def _row(name: str, rows: list[Graded]) -> str:

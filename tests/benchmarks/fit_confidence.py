@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bot.answers.confidence import DEFAULT, FEATURES, MODEL_FILE, ConfidenceModel  # noqa: E402
-from bot.answers.evaluation import load_labels, load_questions  # noqa: E402
+from bot.answers.evaluation import answered_entries, load_labels, load_questions, verdict  # noqa: E402
 from bot.answers.faq import FaqService  # noqa: E402
 from bot.answers.reading import Reading, read  # noqa: E402
 from bot.config import bundled_knowledge_dir  # noqa: E402
@@ -138,15 +138,14 @@ def graded(kb: KnowledgeBase, model: ConfidenceModel, sets: list[str]) -> dict[s
             label = labels.get(index)
             if label is None:
                 continue
-            outcome = faq.answer(question.q)
-            answered = outcome.entries or ([outcome.entry] if outcome.entry else [])
+            judged = verdict(label, answered_entries(faq.answer(question.q)))
             if label.out_of_scope:
                 off += 1
-                answered_off += bool(answered)
+                answered_off += judged == "wrong"
             else:
                 inside += 1
-                wrong += any(e not in label.entries and e not in label.partial for e in answered)
-                right += bool(answered) and all(e in label.entries for e in answered)
+                wrong += judged == "wrong"
+                right += judged == "right"
         rates[name] = (right, wrong, inside, answered_off, off)
     return rates
 
