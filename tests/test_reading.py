@@ -48,6 +48,7 @@ def test_several_questions_are_found_one_by_one() -> None:
     ("im a 2016 graduate", "i am a 2016 graduate"),
     ("how much observership cost in usa?? im from pakistan", "how much observership cost in usa?? i am from pakistan"),
     ("yog 2015 ok for im residency?", "yog 2015 ok for im residency?"),
+    ("hi im 38, too old for residency?", "hi i am 38, too old for residency?"),
 ])
 def test_im_is_i_am_before_a_backstory_and_internal_medicine_otherwise(text: str, repaired: str) -> None:
     assert repair_im(text) == repaired

@@ -31,7 +31,7 @@ MAX_PARTS = 3
 _IM_AS_I_AM = re.compile(
     r"\b(i m|im)\b(?=\s+(?:from|a|an|the|not|so|very|really|currently|planning|going|looking|trying|confused|"
     r"new|interested|applying|getting|thinking|doing|in|at|on|working|studying|still|also|just|here|done|"
-    r"finished|graduate|graduated|worried|scared|stuck|sure|unsure|afraid|eligible|img|\w+ing)\b)",
+    r"finished|graduate|graduated|worried|scared|stuck|sure|unsure|afraid|eligible|img|\w+ing|\d+)\b)",
     re.IGNORECASE)
 
 _SENTENCE_END = re.compile(r"(?<=[?!.;])(?<!\b[Dd]r\.)(?<!\b[Mm]r\.)(?<!\b[Mm]s\.)(?<!\b[Mm]rs\.)(?<!\bvs\.)"
