@@ -81,6 +81,14 @@ def start(db: Path, log: Path, name: str, delay: float = 0.0, kill_at: int = 0) 
     return proc
 
 
+def kill_left(*procs: subprocess.Popen[str] | None) -> None:
+    """Kill whichever deliverer a failed test left running."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def lines(log: Path) -> list[tuple[str, str]]:
     if not log.exists():
         return []
@@ -120,10 +128,7 @@ def test_a_second_process_waits_while_the_first_delivers_then_takes_over_when_it
         time.sleep(0.3)
         second_log = stop(second)
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+        kill_left(first, second)
     sent = lines(log)
     counts = Counter(text for _, text in sent)
     assert sorted(counts) == sorted(first_batch + ["later 1", "later 2", "later 3"])  # none lost
@@ -151,10 +156,7 @@ def test_when_the_deliverer_is_killed_the_waiting_process_sends_its_claims_once(
         time.sleep(0.3)
         second_log = stop(second)
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+        kill_left(first, second)
     sent = lines(log)
     assert [who for who, _ in sent] == ["A"] * 4 + ["B"] * 8
     counts = Counter(text for _, text in sent)

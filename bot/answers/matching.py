@@ -94,18 +94,17 @@ class Matcher:
         for index, entry in enumerate(entries):
             self.entry_ids.append(entry.id)
             bag: set[str] = set()
+            terms: dict[str, float] = defaultdict(float)
             for text in [*entry.questions, entry.title, *entry.keywords]:
                 stems = self.stems(text, repair=False)
                 if not stems:
                     continue
                 bag.update(stems)
                 phrasings.append((index, frozenset(stems)))
+                for stem_ in stems:
+                    terms[stem_] += 1.0
             answer_stems = self.stems(entry.answer, repair=False)
             self._answer_only.append(frozenset(answer_stems) - bag)
-            terms: dict[str, float] = defaultdict(float)
-            for text in [*entry.questions, entry.title, *entry.keywords]:
-                for stem_ in self.stems(text, repair=False):
-                    terms[stem_] += 1.0
             for stem_ in answer_stems:
                 terms[stem_] += BM25_ANSWER
             self._terms.append(dict(terms))

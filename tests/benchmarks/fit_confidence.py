@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import random
 import sys
 from pathlib import Path
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bot.answers.confidence import DEFAULT, FEATURES, MODEL_FILE, ConfidenceModel  # noqa: E402
-from bot.answers.evaluation import answered_entries, load_labels, load_questions, verdict  # noqa: E402
+from bot.answers.evaluation import Label, Question, answered_entries, load_labels, load_questions, verdict  # noqa: E402
 from bot.answers.faq import FaqService  # noqa: E402
 from bot.answers.reading import Reading, read  # noqa: E402
 from bot.config import bundled_knowledge_dir  # noqa: E402
@@ -63,6 +64,12 @@ SUGGEST_RATIO = 0.35
 confidence down, and a question such as "after match what happens" should still get its choices."""
 
 
+@functools.cache
+def labelled(questions_file: Path, labels_file: Path) -> tuple[list[Question], dict[int, Label]]:
+    """One set's questions and labels, read once per run (the threshold search grades them many times)."""
+    return load_questions(questions_file), load_labels(labels_file)
+
+
 def samples(faq: FaqService) -> list[tuple[str, list[float], int]]:
     """(set name, signals, 1 if the best entry is right else 0) for every ranked question."""
     rows = []
@@ -70,8 +77,8 @@ def samples(faq: FaqService) -> list[tuple[str, list[float], int]]:
         if not (questions_file.exists() and labels_file.exists()):
             print(f"skipping {name}: {questions_file.name} or {labels_file.name} missing")
             continue
-        labels = load_labels(labels_file)
-        for index, question in enumerate(load_questions(questions_file)):
+        questions, labels = labelled(questions_file, labels_file)
+        for index, question in enumerate(questions):
             label = labels.get(index)
             if label is None:
                 continue
@@ -120,21 +127,20 @@ def in_scope_sizes() -> dict[str, int]:
     sizes = {}
     for name, questions_file, labels_file in SETS:
         if questions_file.exists() and labels_file.exists():
-            sizes[name] = sum(not label.out_of_scope for label in load_labels(labels_file).values())
+            sizes[name] = sum(not label.out_of_scope for label in labelled(questions_file, labels_file)[1].values())
     return sizes
 
 
-def graded(kb: KnowledgeBase, model: ConfidenceModel, sets: list[str]) -> dict[str, tuple[int, int, int, int, int]]:
-    """Per named set, as `img-advisor eval` grades it: (right, wrong, in-scope items, off-topic items
-    answered, off-topic items)."""
-    faq = FaqService(kb, model=model)
+def graded(faq: FaqService, sets: list[str]) -> dict[str, tuple[int, int, int, int, int]]:
+    """Per named set, as `img-advisor eval` grades it with `faq`'s model: (right, wrong, in-scope items,
+    off-topic items answered, off-topic items)."""
     rates = {}
     for name, questions_file, labels_file in SETS:
         if name not in sets:
             continue
-        labels = load_labels(labels_file)
+        questions, labels = labelled(questions_file, labels_file)
         right = wrong = inside = answered_off = off = 0
-        for index, question in enumerate(load_questions(questions_file)):
+        for index, question in enumerate(questions):
             label = labels.get(index)
             if label is None:
                 continue
@@ -150,12 +156,18 @@ def graded(kb: KnowledgeBase, model: ConfidenceModel, sets: list[str]) -> dict[s
     return rates
 
 
-def lowest_threshold(kb: KnowledgeBase, w: np.ndarray, b: float, sets: list[str], budget: float) -> float:
+def with_model(faq: FaqService, w: np.ndarray, b: float, threshold: float) -> FaqService:
+    """`faq` answering with these weights and this answer threshold (the index is built once per run)."""
+    faq.model = ConfidenceModel(tuple(float(v) for v in w), b, round(float(threshold), 2),
+                                round(float(threshold) * SUGGEST_RATIO, 2))
+    return faq
+
+
+def lowest_threshold(faq: FaqService, w: np.ndarray, b: float, sets: list[str], budget: float) -> float:
     """The lowest answer threshold at which, on every named set, wrong answers stay within `budget` of its
     in-scope items and off-topic answers within OFF_TOPIC_RATE, graded as `img-advisor eval` grades."""
     for t in np.arange(0.30, 0.71, 0.01):
-        model = ConfidenceModel(tuple(float(v) for v in w), b, round(float(t), 2), round(float(t) * SUGGEST_RATIO, 2))
-        counts = graded(kb, model, sets)
+        counts = graded(with_model(faq, w, b, t), sets)
         if all(wrong <= budget * inside and answered_off <= OFF_TOPIC_RATE * off
                for _, wrong, inside, answered_off, off in counts.values()):
             return round(float(t), 2)
@@ -200,7 +212,7 @@ def main() -> None:
     p = 1 / (1 + np.exp(-(x @ w + b)))
     sizes = {name: n for name, n in in_scope_sizes().items() if name in set(names)}
 
-    best = lowest_threshold(kb, w, b, sorted(sizes), args.wrong_rate)
+    best = lowest_threshold(faq, w, b, sorted(sizes), args.wrong_rate)
     model = ConfidenceModel(tuple(round(float(v), 4) for v in w), round(b, 4), round(best, 2), round(best * SUGGEST_RATIO, 2))
     order = np.argsort(p)
     ranks = np.empty(len(p))
@@ -211,15 +223,15 @@ def main() -> None:
     for feature, weight in zip(FEATURES, model.weights):
         print(f"  {feature:14} {weight:+.3f}")
     print(f"  bias           {model.bias:+.3f}\nanswer_at {model.answer_at}, suggest_at {model.suggest_at}")
-    for name, (right, wrong, inside, answered_off, off) in graded(kb, model, sorted(sizes)).items():
+    faq.model = model
+    for name, (right, wrong, inside, answered_off, off) in graded(faq, sorted(sizes)).items():
         print(f"{name}: right {right}, wrong {wrong} of {inside} in-scope; off-topic answered {answered_off}/{off}")
     # honest figures: fit on the other sets (and the synthetic questions), measure on this one
     for name in sorted(sizes):
         train = names != name
         w2, b2 = fit(x[train], y[train])
-        t2 = lowest_threshold(kb, w2, b2, [n for n in sizes if n != name], args.wrong_rate)
-        held = ConfidenceModel(tuple(float(v) for v in w2), b2, t2, round(t2 * SUGGEST_RATIO, 2))
-        right, wrong, inside, answered_off, off = graded(kb, held, [name])[name]
+        t2 = lowest_threshold(faq, w2, b2, [n for n in sizes if n != name], args.wrong_rate)
+        right, wrong, inside, answered_off, off = graded(with_model(faq, w2, b2, t2), [name])[name]
         print(f"cross-check, fitted without {name} (answer_at {t2:.2f}): on {name} right {right}, wrong {wrong} "
               f"of {inside} in-scope; off-topic answered {answered_off}/{off}")
     if not args.dry_run:
