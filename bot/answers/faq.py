@@ -192,11 +192,10 @@ class FaqService:
         kinds = self._kinds.get(top.entry_id, frozenset())
         signals = Signals(score=top.score, gap=top.score - (ranked[1].score if len(ranked) > 1 else 0.0),
                           lexical=lexical.get(top.entry_id, 0.0), semantic=semantic.get(top.entry_id, 0.0),
-                          lexical_agrees=bool(lexical) and max(lexical, key=lexical.__getitem__) == top.entry_id,
-                          semantic_agrees=bool(semantic) and max(semantic, key=semantic.__getitem__) == top.entry_id,
+                          lexical_agrees=_is_best(top.entry_id, lexical), semantic_agrees=_is_best(top.entry_id, semantic),
                           kind_match=bool(kind and kind in kinds), kind_mismatch=bool(kind and kinds and kind not in kinds),
                           one_word=_topic_words(q_stems) <= 1,
-                          bm25_agrees=bool(bm25) and max(bm25, key=bm25.__getitem__) == top.entry_id)
+                          bm25_agrees=_is_best(top.entry_id, bm25))
         return Ranking(ranked, len(q_stems), signals)
 
     def _several(self, reading: Reading, threshold: float) -> Outcome | None:
@@ -290,6 +289,12 @@ class FaqService:
 
 
 _QUESTION_WORDS = frozenset({"what", "how", "when", "where", "which", "who", "whi", "whom", "whose"})
+
+
+def _is_best(entry_id: str, scores: dict[str, float]) -> bool:
+    """Whether `entry_id` has the best of `scores` (a tie counts: which of two equal entries `max` returns
+    depends on the order of a set, and so would differ from one process to the next)."""
+    return entry_id in scores and scores[entry_id] >= max(scores.values())
 
 
 def _topic_words(stems: list[str]) -> int:
