@@ -92,3 +92,9 @@ def test_a_question_inside_an_introduction_is_still_asked() -> None:
 def test_the_dot_of_dr_does_not_end_a_sentence() -> None:
     reading = read("Hello. I am Dr. Khan. How much does an observership cost?", SOCIAL)
     assert reading.question == "How much does an observership cost?"
+
+
+def test_a_bare_topic_and_a_question_about_it_are_one_question() -> None:
+    reading = read("hipaa?? what it means for me as observer", SOCIAL)
+    assert reading.parts == ()
+    assert reading.question == "hipaa what it means for me as observer"

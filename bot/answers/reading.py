@@ -149,6 +149,23 @@ def is_question(sentence: str) -> bool:
     return bool(_ASKING.search(stripped) or _QUESTION_START.match(normalize(stripped)))
 
 
+_REFERS_BACK = re.compile(r"\b(?:it|its|this|that|these|those|they|them)\b", re.IGNORECASE)
+BARE_TOPIC = 2
+"""A question of at most this many words ("hipaa??", "ESTA?") names a topic the next question may ask about."""
+
+
+def _fold_bare_topics(questions: list[str]) -> list[str]:
+    """'hipaa?? what it means for me as observer' is one question: a bare topic, then a question about 'it'."""
+    folded: list[str] = []
+    for question in questions:
+        previous = folded[-1] if folded else ""
+        if previous and len(normalize(previous).split()) <= BARE_TOPIC and _REFERS_BACK.search(question):
+            folded[-1] = f"{previous.rstrip(' ?!.')} {question}"
+        else:
+            folded.append(question)
+    return folded
+
+
 def read(text: str, remove_social: "SocialRemover") -> Reading:
     """Read one message: politeness removed, question sentences found, language noticed."""
     repaired = repair_im(text)
@@ -164,7 +181,7 @@ def read(text: str, remove_social: "SocialRemover") -> Reading:
     if kept_sentences and all(_is_introduction(s) for s in kept_sentences):
         return Reading("", (), "", frozenset(social | {"greeting"}))  # "hi im from nigeria": a hello, not a question
     body = " ".join(kept_sentences)
-    questions = [s for s in kept_sentences if is_question(s)]
+    questions = _fold_bare_topics([s for s in kept_sentences if is_question(s)])
     main = questions[-1] if questions else body
     if questions and len(questions) == 1 and len(normalize(questions[0]).split()) <= SHORT_QUESTION and len(kept_sentences) > 1:
         main = body  # "is it too late?" needs the backstory before it
