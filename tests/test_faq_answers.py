@@ -30,6 +30,7 @@ BLIND2_LABELS = Path(__file__).parent / "eval" / "blind2_2026-12_labels.yaml"
     ("how many LoRs per program", "how-many-lors"),
     ("J1 vs H1B", "j1-vs-h1b"),
     ("wat is the diffrence betwen clerkship and observrship", "clerkship-vs-observership"),
+    ("which question bank do most people use for step 2", "usmle-study-resources"),
 ])
 def test_real_phrasing_finds_the_right_entry(advisor: Advisor, question: str, entry: str) -> None:
     """Answered directly, or (when the confidence is not high enough to answer) offered first."""
@@ -56,7 +57,7 @@ def test_a_vague_one_word_question_gets_did_you_mean_buttons(advisor: Advisor, q
 
 @pytest.mark.parametrize("question", [
     "what's the dose of amoxicillin for a child", "PLAB 2 dates", "netflix recommendations",
-    "MCCQE eligibility canada",
+    "MCCQE eligibility canada", "ALL NBME FORMS + QBANK PDFs cheap!! dm me, limited offer",
 ])
 def test_out_of_scope_questions_are_declined_politely(advisor: Advisor, question: str) -> None:
     outcome = advisor.ask(question)
