@@ -19,6 +19,8 @@ BLIND = Path(__file__).parent / "eval" / "blind_2026-12.yaml"
 BLIND_LABELS = Path(__file__).parent / "eval" / "blind_2026-12_labels.yaml"
 BLIND2 = Path(__file__).parent / "eval" / "blind2_2026-12.yaml"
 BLIND2_LABELS = Path(__file__).parent / "eval" / "blind2_2026-12_labels.yaml"
+BLIND3 = Path(__file__).parent / "eval" / "blind3_2026-12.yaml"
+BLIND3_LABELS = Path(__file__).parent / "eval" / "blind3_2026-12_labels.yaml"
 
 
 @pytest.mark.parametrize("question, entry", [
@@ -105,8 +107,9 @@ def test_held_out_phrasing_meets_the_accuracy_targets(advisor: Advisor) -> None:
     assert report.false_answer_rate <= 0.05
 
 
-@pytest.mark.parametrize("questions, labels", [(BLIND, BLIND_LABELS), (BLIND2, BLIND2_LABELS)],
-                         ids=["blind_2026-12", "blind2_2026-12"])
+@pytest.mark.parametrize("questions, labels", [(BLIND, BLIND_LABELS), (BLIND2, BLIND2_LABELS),
+                                               (BLIND3, BLIND3_LABELS)],
+                         ids=["blind_2026-12", "blind2_2026-12", "blind3_2026-12"])
 def test_the_blind_sets_get_few_wrong_answers_and_decline_off_topic(advisor: Advisor, questions: Path,
                                                                     labels: Path) -> None:
     """Sets written by people who never saw the knowledge base, graded against labels judged by

@@ -98,3 +98,9 @@ def test_a_bare_topic_and_a_question_about_it_are_one_question() -> None:
     reading = read("hipaa?? what it means for me as observer", SOCIAL)
     assert reading.parts == ()
     assert reading.question == "hipaa what it means for me as observer"
+
+
+def test_bare_options_after_a_question_belong_to_it() -> None:
+    reading = read("unmatched after soap, 2024 grad. what now? research? step 3? more usce?", SOCIAL)
+    assert reading.parts == ()
+    assert reading.question.startswith("what now")

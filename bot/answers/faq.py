@@ -32,6 +32,9 @@ more ("what is an observership") is then answered though it has one topic word; 
 SUGGEST_WITHIN = 0.25
 """"Did you mean" offers the entries scoring within this of the best one."""
 SHORTLIST = 12
+PART_MARGIN = 0.1
+"""A message's second and third questions need this much more confidence than its first: read alone, a part
+is more often matched to a neighbouring entry, and one wrong extra answer spoils a right reply."""
 CONTEXT_FREE_WORDS = 1
 """A question sentence with at most this many topic words is ranked with the whole message instead."""
 W_SEMANTIC = 0.3
@@ -122,6 +125,8 @@ class FaqService:
             several = self._several(reading, threshold)
             if several is not None:
                 return several
+            # no part is clear on its own: the message as a whole is the question
+            reading = Reading(reading.text, reading.parts, reading.text, reading.social)
         ranking = self.rank(reading)
         ranked, top = ranking.candidates, ranking.top
         confidence = self.model.confidence(ranking.signals) if top else None
@@ -207,13 +212,15 @@ class FaqService:
         """
         answered: list[tuple[str, float]] = []
         for part in reading.parts:
-            # a short part ("and where is the test centre?") borrows the message as context; a full one stands alone
-            context = reading.text if _topic_words(self.matcher.stems(part)) <= 2 else part
-            ranking = self.rank(Reading(context, (), part))
+            # a short part borrows the message as context ("and where is the test centre?"), and one that does not
+            # even say what kind of question it is ("programs will see or not?") is asked as the whole message
+            short = _topic_words(self.matcher.stems(part)) <= 2
+            vague = short and question_kind(part) is None
+            ranking = self.rank(Reading(reading.text if short else part, (), reading.text if vague else part))
             if ranking.top is None or ranking.top.entry_id in {e for e, _ in answered}:
                 continue
             confidence = self.model.confidence(ranking.signals)
-            if confidence >= threshold:
+            if confidence >= threshold + (PART_MARGIN if answered else 0.0):
                 answered.append((ranking.top.entry_id, confidence))
         if not answered:
             return None

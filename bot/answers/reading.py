@@ -155,11 +155,13 @@ BARE_TOPIC = 2
 
 
 def _fold_bare_topics(questions: list[str]) -> list[str]:
-    """'hipaa?? what it means for me as observer' is one question: a bare topic, then a question about 'it'."""
+    """Bare topics belong to the question beside them: 'hipaa?? what it means for me as observer' is one
+    question (a topic, then a question about 'it'), and so is 'what now? research? step 3?' (options)."""
     folded: list[str] = []
     for question in questions:
         previous = folded[-1] if folded else ""
-        if previous and len(normalize(previous).split()) <= BARE_TOPIC and _REFERS_BACK.search(question):
+        bare_before = len(normalize(previous).split()) <= BARE_TOPIC and _REFERS_BACK.search(question)
+        if previous and (bare_before or len(normalize(question).split()) <= BARE_TOPIC):
             folded[-1] = f"{previous.rstrip(' ?!.')} {question}"
         else:
             folded.append(question)
