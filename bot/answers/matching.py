@@ -116,14 +116,6 @@ def _unpacked(packed: tuple[list[str], list[np.ndarray], np.ndarray]) -> dict[st
     return {stem: _Postings(*parts) for stem, *parts in zip(stems, *fields)}
 
 
-def _summed(slots: list[np.ndarray], weights: list[np.ndarray], size: int) -> np.ndarray:
-    """Per slot, the sum of its weights, added in the order given: `np.bincount` adds one by one from 0.0,
-    so each sum is bit for bit the Python loop `total[slot] += weight` over the same order."""
-    if not slots:
-        return np.zeros(size)
-    return np.bincount(np.concatenate(slots), np.concatenate(weights), minlength=size)
-
-
 def _bm25_norms(terms: list[dict[str, float]]) -> list[float]:
     """Per entry, BM25's denominator's constant part: k1 * (1 - b + b * length / average length)."""
     lengths = [sum(t.values()) for t in terms]
@@ -288,8 +280,9 @@ class Matcher:
     def bm25(self, q_stems: list[str], entry_ids: set[str]) -> dict[str, float]:
         """Okapi BM25 of the question against each of `entry_ids` (questions, title, keywords and answer
         as one document), scaled so the best of them is 1.0."""
-        found = [self._postings.get(s, _NOWHERE) for s in q_stems]
-        totals = _summed([p.bm25_entries for p in found], [p.bm25_terms for p in found], len(self.entry_ids))
+        question = _Question(self, q_stems)
+        totals = np.bincount(question.joined("bm25_entries"), question.joined("bm25_terms"),
+                             minlength=len(self.entry_ids))
         known = [e for e in entry_ids if e in self._index]
         scores = dict(zip(known, totals[[self._index[e] for e in known]].tolist()))
         best = max(scores.values(), default=0.0)
@@ -306,14 +299,16 @@ class Matcher:
         if not q_stems:
             return []
         question = _Question(self, q_stems)
+        entries, weights = question.weighted("entries")
         # coverage by the entries' own questions, accumulated over the inverted index; ties (a one-word
         # question covered by dozens of entries) go to the entry whose phrasings hold the words most centrally
-        covered = question.per_entry([p.entries for p in question.found],
-                                     [w * p.ties for w, p in zip(question.weights, question.found)])
+        covered = np.bincount(entries, weights * question.joined("ties"), minlength=len(self.entry_ids))
         shortlist = self._shortlist(covered, question)
         # an entry sharing no word with the question scores (nearly) nothing lexically: not worth scoring
         extra = {self._index[e] for e in also if e in self._index and covered[self._index[e]] > 0} - set(shortlist)
-        scored = self._scores(np.array([*shortlist, *extra], dtype=np.int64), question)
+        chosen = np.array([*shortlist, *extra], dtype=np.int64)
+        in_questions = np.bincount(entries, weights, minlength=len(self.entry_ids))[chosen]
+        scored = self._scores(chosen, in_questions, question)
         scored.sort(key=lambda c: (-c[0], c[1]))
         return [Candidate(entry_id, round(score, 4)) for score, entry_id in scored[:limit + len(extra)]]
 
@@ -334,17 +329,13 @@ class Matcher:
             touched = touched[order[:SHORTLIST]]
         return touched.tolist()
 
-    def _scores(self, chosen: np.ndarray, question: _Question) -> list[tuple[float, str]]:
-        """(score, entry id) of each chosen entry: coverage, closeness to its closest phrasing, and fuzz
-        against that phrasing."""
-        found, weights = question.found, question.weights
-        in_questions = question.per_entry([p.entries for p in found], question.spread([p.entries for p in found]))
-        in_answer = question.per_entry([p.answer_entries for p in found],
-                                       question.spread([p.answer_entries for p in found]))
-        coverage = (in_questions[chosen] + W_ANSWER_WORDS * in_answer[chosen]) / question.weight
+    def _scores(self, chosen: np.ndarray, in_questions: np.ndarray, question: _Question) -> list[tuple[float, str]]:
+        """(score, entry id) of each chosen entry (`in_questions`: the weight of the question's stems its
+        questions hold): coverage, closeness to its closest phrasing, and fuzz against that phrasing."""
+        in_answer = np.bincount(*question.weighted("answer_entries"), minlength=len(self.entry_ids))[chosen]
+        coverage = (in_questions + W_ANSWER_WORDS * in_answer) / question.weight
         # shared weight per phrasing, and weighted Dice overlap with each phrasing of the chosen entries
-        shared = _summed([p.phrasings for p in found], question.spread([p.phrasings for p in found]),
-                         len(self._phrasings))
+        shared = np.bincount(*question.weighted("phrasings"), minlength=len(self._phrasings))
         starts = self._first_phrasing[chosen]
         counts = self._first_phrasing[chosen + 1] - starts
         own = _ranges(starts, counts)
@@ -360,18 +351,24 @@ class Matcher:
 
 
 class _Question:
-    """One question's stems as `Matcher.rank` scores them: their weights and where each occurs."""
+    """One question's stems as `Matcher.rank` and `Matcher.bm25` score them: their weights and where each occurs.
+
+    Sums over the stems' occurrences are `np.bincount`s over the arrays of `joined`: it adds one by one,
+    from 0.0, in the stems' order, so each sum is bit for bit the Python loop `total[slot] += weight`
+    over the same order."""
 
     def __init__(self, matcher: Matcher, stems: list[str]):
         self.found = [matcher._postings.get(s, _NOWHERE) for s in stems]
-        self.weights = [matcher.weight(s) for s in stems]  # stems are already unique
-        self.weight = sum(self.weights)
+        weights = [matcher.weight(s) for s in stems]  # stems are already unique
+        self.weight = sum(weights)
         self.sorted_text = " ".join(sorted(stems))  # token_sort_ratio == ratio of sorted token strings
-        self._entries = len(matcher.entry_ids)
+        self._weights = _floats(weights)
 
-    def spread(self, slots: list[np.ndarray]) -> list[np.ndarray]:
-        """Each stem's weight, once per slot of its array."""
-        return [np.full(len(s), w) for s, w in zip(slots, self.weights)]
+    def joined(self, field: str) -> np.ndarray:
+        """One `_Postings` field of every stem, end to end."""
+        return np.concatenate([getattr(p, field) for p in self.found])
 
-    def per_entry(self, slots: list[np.ndarray], weights: list[np.ndarray]) -> np.ndarray:
-        return _summed(slots, weights, self._entries)
+    def weighted(self, field: str) -> tuple[np.ndarray, np.ndarray]:
+        """`joined(field)`, and for each of its elements the weight of the stem it belongs to."""
+        arrays = [getattr(p, field) for p in self.found]
+        return np.concatenate(arrays), np.repeat(self._weights, [len(a) for a in arrays])
