@@ -188,9 +188,8 @@ class FaqService:
         w_lexical = 1 - w_semantic - W_BM25
         blended = {e: w_lexical * lexical.get(e, 0.0) + w_semantic * semantic.get(e, 0.0) + W_BM25 * bm25.get(e, 0.0)
                    for e in set(lexical) | set(semantic)}
-        ranked = [Candidate(e, round(score, 4)) for e, score in blended.items()]
-        ranked.sort(key=lambda c: (-c.score, c.entry_id))
-        ranked = ranked[:MAX_SUGGESTIONS + 1]
+        best = sorted((-round(score, 4), e) for e, score in blended.items())[:MAX_SUGGESTIONS + 1]
+        ranked = [Candidate(e, -negated) for negated, e in best]
         if not ranked:
             return Ranking([], len(q_stems), None)
         top = ranked[0]

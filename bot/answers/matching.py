@@ -20,15 +20,15 @@ measurement with `img-advisor eval` (see README, "Matching").
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from collections.abc import Iterable
-from operator import itemgetter
+from typing import NamedTuple
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.answers.normalize import content_stems, normalize
@@ -78,6 +78,57 @@ class SynonymExpander:
         return self._pattern.sub(lambda m: self.synonyms[m.group(0)], normalized)
 
 
+class _Postings(NamedTuple):
+    """Where one stem occurs, as arrays that `Matcher.rank` and `Matcher.bm25` add up with `np.bincount`."""
+
+    entries: np.ndarray  # entries whose questions, title or keywords hold the stem (ascending)
+    ties: np.ndarray  # per such entry: its tie-break factor, a hair above 1
+    phrasings: np.ndarray  # the phrasings holding it (indexes into Matcher._phrasings)
+    answer_entries: np.ndarray  # entries holding it only in their answer
+    bm25_entries: np.ndarray  # entries whose whole text holds it
+    bm25_terms: np.ndarray  # per such entry: the stem's BM25 term score in it
+
+
+def _indexes(values: Iterable[int] = ()) -> np.ndarray:
+    return np.fromiter(values, dtype=np.int64)
+
+
+def _floats(values: Iterable[float] = ()) -> np.ndarray:
+    return np.fromiter(values, dtype=np.float64)
+
+
+_NOWHERE = _Postings(_indexes(), _floats(), _indexes(), _indexes(), _indexes(), _floats())
+
+
+def _packed(postings: dict[str, _Postings]) -> tuple[list[str], list[np.ndarray], np.ndarray]:
+    """The postings as a few long arrays (the knowledge cache pickles them ten times faster than one small
+    array per stem and field): the stems, each field's arrays end to end, and where each one ends."""
+    stems = list(postings)
+    fields = [[getattr(postings[s], name) for s in stems] for name in _Postings._fields]
+    ends = np.array([np.cumsum([len(a) for a in arrays]) for arrays in fields], dtype=np.int64).reshape(
+        len(fields), len(stems))
+    return stems, [np.concatenate([_indexes(), *arrays]) for arrays in fields], ends
+
+
+def _unpacked(packed: tuple[list[str], list[np.ndarray], np.ndarray]) -> dict[str, _Postings]:
+    stems, joined, ends = packed
+    fields = [np.split(data, field_ends[:-1]) if len(stems) else [] for data, field_ends in zip(joined, ends)]
+    return {stem: _Postings(*parts) for stem, *parts in zip(stems, *fields)}
+
+
+def _bm25_norms(terms: list[dict[str, float]]) -> list[float]:
+    """Per entry, BM25's denominator's constant part: k1 * (1 - b + b * length / average length)."""
+    lengths = [sum(t.values()) for t in terms]
+    average = (sum(lengths) / max(len(terms), 1) if lengths else 1.0) or 1.0
+    return [BM25_K1 * (1 - BM25_B + BM25_B * length / average) for length in lengths]
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The concatenation of range(start, start + count) for each pair, without a Python loop."""
+    ends = np.cumsum(counts)
+    return np.repeat(starts - ends + counts, counts) + np.arange(ends[-1] if len(ends) else 0)
+
+
 class Matcher:
     """Ranks FAQ entries for a question."""
 
@@ -86,15 +137,14 @@ class Matcher:
         # one message's text is prepared several times (stems, semantic similarity, its parts): a small
         # memo serves the repeats; it is far smaller than a day's distinct questions, so it is not an answer cache
         self.prepared = lru_cache(maxsize=PREPARED_MEMO)(self._prepared_uncached)
-        self.entry_ids: list[str] = []
-        self._answer_only: list[frozenset[str]] = []  # stems in an entry's answer but not its questions
-        self._terms: list[dict[str, float]] = []  # per entry: stem -> weighted count in questions, title, keywords, answer
-        phrasings: list[tuple[int, frozenset[str]]] = []
+        self.entry_ids = [entry.id for entry in entries]
+        answer_only: list[frozenset[str]] = []  # stems in an entry's answer but not its questions
+        terms: list[dict[str, float]] = []  # per entry: stem -> weighted count in questions, title, keywords, answer
+        phrasings: list[tuple[int, frozenset[str]]] = []  # (entry, stems), each entry's phrasings in a row
         postings: dict[str, set[int]] = defaultdict(set)
         for index, entry in enumerate(entries):
-            self.entry_ids.append(entry.id)
             bag: set[str] = set()
-            terms: dict[str, float] = defaultdict(float)
+            counts: dict[str, float] = defaultdict(float)
             for text in [*entry.questions, entry.title, *entry.keywords]:
                 stems = self.stems(text, repair=False)
                 if not stems:
@@ -102,56 +152,72 @@ class Matcher:
                 bag.update(stems)
                 phrasings.append((index, frozenset(stems)))
                 for stem_ in stems:
-                    terms[stem_] += 1.0
+                    counts[stem_] += 1.0
             answer_stems = self.stems(entry.answer, repair=False)
-            self._answer_only.append(frozenset(answer_stems) - bag)
+            answer_only.append(frozenset(answer_stems) - bag)
             for stem_ in answer_stems:
-                terms[stem_] += BM25_ANSWER
-            self._terms.append(dict(terms))
+                counts[stem_] += BM25_ANSWER
+            terms.append(dict(counts))
             for s in bag:
                 postings[s].add(index)
         n = max(len(entries), 1)
         self.idf = {s: math.log((n + 1) / (len(ids) + 0.5)) for s, ids in postings.items()}
         self._unknown_idf = math.log((n + 1) / 0.5)
-        documents: dict[str, int] = defaultdict(int)
-        for terms in self._terms:
-            for stem_ in terms:
-                documents[stem_] += 1
-        self._bm25_idf = {s: math.log(1 + (n - d + 0.5) / (d + 0.5)) for s, d in documents.items()}
-        lengths = [sum(t.values()) for t in self._terms]
-        average = sum(lengths) / n if lengths else 1.0
-        # per entry, the denominator's constant part: k1 * (1 - b + b * length / average length)
-        self._bm25_norm = [BM25_K1 * (1 - BM25_B + BM25_B * length / (average or 1.0)) for length in lengths]
         self._index = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         self._vocabulary = [s for s in self.idf if len(s) >= MIN_TYPO_LENGTH]
-        # per entry: its phrasings (sorted text, weight) and, per stem, which of them contain it
-        self._by_entry: dict[int, list[tuple[str, float]]] = defaultdict(list)
-        self._stem_phrasings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        for e_index, p_set in phrasings:
-            own = self._by_entry[e_index]
-            for stem_ in p_set:
-                self._stem_phrasings[e_index][stem_].append(len(own))
-            own.append((" ".join(sorted(p_set)), sum(self.idf[x] for x in p_set)))
-        self._stem_phrasings = {e: dict(stems) for e, stems in self._stem_phrasings.items()}
-        # per stem: the entries whose questions hold it, each with a factor a hair above 1 that is larger the
-        # lighter the entry's lightest phrasing holding it: equal coverage goes to the entry where the word
-        # is most central ("observership meaning" before "observership fees for two months in texas")
-        tie_factor: dict[str, dict[int, float]] = defaultdict(dict)
-        for e_index, by_stem in self._stem_phrasings.items():
-            own = self._by_entry[e_index]
-            for stem_, p_indexes in by_stem.items():
-                lightest = max(min(own[p][1] for p in p_indexes), 1e-3)
-                tie_factor[stem_][e_index] = 1.0 + TIE_BREAK / lightest
-        self._postings = {s: tuple(sorted(tie_factor[s].items())) for s in postings}
+        # every phrasing as its sorted text (rapidfuzz's token_sort_ratio is the ratio of sorted token strings)
+        # and its weight; entry i's phrasings are _phrasings[_first_phrasing[i]:_first_phrasing[i + 1]]
+        self._phrasings = [" ".join(sorted(p_set)) for _, p_set in phrasings]
+        self._phrasing_weight = _floats(sum(self.idf[x] for x in p_set) for _, p_set in phrasings)
+        per_entry = np.bincount(_indexes(e for e, _ in phrasings), minlength=len(entries))
+        self._first_phrasing = np.concatenate([[0], np.cumsum(per_entry)]).astype(np.int64)
+        self._postings = self._stem_postings(phrasings, postings, answer_only, terms)
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
+
+    def _stem_postings(self, phrasings: list[tuple[int, frozenset[str]]], postings: dict[str, set[int]],
+                       answer_only: list[frozenset[str]], terms: list[dict[str, float]]) -> dict[str, _Postings]:
+        """Per stem, where it occurs: entries (with their tie-break factors), phrasings, answers, BM25 terms."""
+        in_phrasings: dict[str, list[int]] = defaultdict(list)
+        # per stem and entry, the weight of the entry's lightest phrasing holding the stem
+        lightest: dict[str, dict[int, float]] = defaultdict(dict)
+        for p_index, (e_index, p_set) in enumerate(phrasings):
+            weight = float(self._phrasing_weight[p_index])
+            for stem_ in p_set:
+                in_phrasings[stem_].append(p_index)
+                lightest[stem_][e_index] = min(lightest[stem_].get(e_index, weight), weight)
+        in_answers: dict[str, list[int]] = defaultdict(list)
+        for e_index, stems in enumerate(answer_only):
+            for stem_ in stems:
+                in_answers[stem_].append(e_index)
+        in_texts: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for e_index, counts in enumerate(terms):
+            for stem_, count in counts.items():
+                in_texts[stem_].append((e_index, count))
+        norms = _bm25_norms(terms)
+        n = max(len(terms), 1)
+        found: dict[str, _Postings] = {}
+        for stem_ in {*postings, *in_answers, *in_texts}:
+            ids = sorted(postings.get(stem_, ()))
+            # a factor a hair above 1, larger the lighter the entry's lightest phrasing holding the stem: equal
+            # coverage goes to the entry where the word is most central ("observership meaning" before
+            # "observership fees for two months in texas")
+            ties = _floats(1.0 + TIE_BREAK / max(lightest[stem_][e], 1e-3) for e in ids)
+            texts = in_texts.get(stem_, [])
+            bm25_idf = math.log(1 + (n - len(texts) + 0.5) / (len(texts) + 0.5))
+            found[stem_] = _Postings(
+                _indexes(ids), ties, _indexes(in_phrasings.get(stem_, ())), _indexes(in_answers.get(stem_, ())),
+                _indexes(e for e, _ in texts),
+                _floats(bm25_idf * count * (BM25_K1 + 1) / (count + norms[e]) for e, count in texts))
+        return found
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         del state["_repair"], state["prepared"]  # memos: rebuilt empty
+        state["_postings"] = _packed(self._postings)
         return state
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update(state, _postings=_unpacked(state["_postings"]))
         self.prepared = lru_cache(maxsize=PREPARED_MEMO)(self._prepared_uncached)
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
 
@@ -214,17 +280,11 @@ class Matcher:
     def bm25(self, q_stems: list[str], entry_ids: set[str]) -> dict[str, float]:
         """Okapi BM25 of the question against each of `entry_ids` (questions, title, keywords and answer
         as one document), scaled so the best of them is 1.0."""
-        scores: dict[str, float] = {}
-        for entry_id in entry_ids:
-            index = self._index.get(entry_id)
-            if index is None:
-                continue
-            terms, norm, score = self._terms[index], self._bm25_norm[index], 0.0
-            for stem_ in q_stems:
-                count = terms.get(stem_)
-                if count:
-                    score += self._bm25_idf[stem_] * count * (BM25_K1 + 1) / (count + norm)
-            scores[entry_id] = score
+        question = _Question(self, q_stems)
+        totals = np.bincount(question.joined("bm25_entries"), question.joined("bm25_terms"),
+                             minlength=len(self.entry_ids))
+        known = [e for e in entry_ids if e in self._index]
+        scores = dict(zip(known, totals[[self._index[e] for e in known]].tolist()))
         best = max(scores.values(), default=0.0)
         return {e: v / best for e, v in scores.items()} if best > 0 else {e: 0.0 for e in scores}
 
@@ -238,41 +298,77 @@ class Matcher:
             q_stems = self.stems(text)
         if not q_stems:
             return []
-        q_items = [(s, self.weight(s)) for s in q_stems]  # stems are already unique
-        q_weight = sum(w for _, w in q_items)
-        q_sorted = " ".join(sorted(q_stems))  # token_sort_ratio == ratio of sorted token strings
+        question = _Question(self, q_stems)
+        entries, weights = question.weighted("entries")
         # coverage by the entries' own questions, accumulated over the inverted index; ties (a one-word
         # question covered by dozens of entries) go to the entry whose phrasings hold the words most centrally
-        covered: dict[int, float] = defaultdict(float)
-        for s, w in q_items:
-            for e_index, tie in self._postings.get(s, ()):
-                covered[e_index] += w * tie
-        shortlist = heapq.nlargest(SHORTLIST, covered.items(), key=itemgetter(1))
+        covered = np.bincount(entries, weights * question.joined("ties"), minlength=len(self.entry_ids))
+        shortlist = self._shortlist(covered, question)
         # an entry sharing no word with the question scores (nearly) nothing lexically: not worth scoring
-        extra = {self._index[e] for e in also if e in self._index and self._index[e] in covered} - {e for e, _ in shortlist}
-        scored = [(self._score(e_index, q_items, q_weight, q_sorted), self.entry_ids[e_index])
-                  for e_index in [*(e for e, _ in shortlist), *extra]]
+        extra = {self._index[e] for e in also if e in self._index and covered[self._index[e]] > 0} - set(shortlist)
+        chosen = np.array([*shortlist, *extra], dtype=np.int64)
+        in_questions = np.bincount(entries, weights, minlength=len(self.entry_ids))[chosen]
+        scored = self._scores(chosen, in_questions, question)
         scored.sort(key=lambda c: (-c[0], c[1]))
         return [Candidate(entry_id, round(score, 4)) for score, entry_id in scored[:limit + len(extra)]]
 
-    def _score(self, e_index: int, q_items: list[tuple[str, float]], q_weight: float, q_sorted: str) -> float:
-        """One entry's score: coverage, closeness to its closest phrasing, and fuzz against that phrasing."""
-        answer_only = self._answer_only[e_index]
-        by_stem = self._stem_phrasings.get(e_index, {})  # every stem of the entry's questions, title, keywords
-        in_questions = sum(w for s, w in q_items if s in by_stem)
-        in_answer = sum(w for s, w in q_items if s in answer_only)
-        coverage = (in_questions + W_ANSWER_WORDS * in_answer) / q_weight
-        # shared weight per phrasing, accumulated only over the stems each phrasing holds
-        shared: dict[int, float] = defaultdict(float)
-        for s, w in q_items:
-            for p_index in by_stem.get(s, ()):
-                shared[p_index] += w
-        own = self._by_entry[e_index]
-        best_close, best_phrase, best_index = 0.0, "", len(own)
-        for p_index, weight in shared.items():
-            p_sorted, p_weight = own[p_index]
-            close = 2 * weight / (q_weight + p_weight)
-            if close > best_close or (close == best_close and p_index < best_index):
-                best_close, best_phrase, best_index = close, p_sorted, p_index
-        ratio = fuzz.ratio(q_sorted, best_phrase) / 100 if best_phrase else 0.0
-        return W_COVERAGE * coverage + W_CLOSENESS * best_close + W_FUZZ * ratio
+    def _shortlist(self, covered: np.ndarray, question: _Question) -> list[int]:
+        """The SHORTLIST entries covering the most of the question; of equal ones, those met first over the
+        inverted index (the question's stems in order, each one's entries ascending), as `heapq.nlargest`
+        over that accumulation picked them."""
+        touched = np.flatnonzero(covered)  # every stem's weight is positive: covered means touched
+        if len(touched) > SHORTLIST:
+            values = covered[touched]
+            kth = np.partition(values, len(values) - SHORTLIST)[len(values) - SHORTLIST]
+            touched = touched[values >= kth]
+        if len(touched) > SHORTLIST:  # ties at the cut
+            first_stem = np.full(len(covered), len(question.found))
+            for position in range(len(question.found) - 1, -1, -1):
+                first_stem[question.found[position].entries] = position
+            order = np.lexsort((touched, first_stem[touched], -covered[touched]))
+            touched = touched[order[:SHORTLIST]]
+        return touched.tolist()
+
+    def _scores(self, chosen: np.ndarray, in_questions: np.ndarray, question: _Question) -> list[tuple[float, str]]:
+        """(score, entry id) of each chosen entry (`in_questions`: the weight of the question's stems its
+        questions hold): coverage, closeness to its closest phrasing, and fuzz against that phrasing."""
+        in_answer = np.bincount(*question.weighted("answer_entries"), minlength=len(self.entry_ids))[chosen]
+        coverage = (in_questions + W_ANSWER_WORDS * in_answer) / question.weight
+        # shared weight per phrasing, and weighted Dice overlap with each phrasing of the chosen entries
+        shared = np.bincount(*question.weighted("phrasings"), minlength=len(self._phrasings))
+        starts = self._first_phrasing[chosen]
+        counts = self._first_phrasing[chosen + 1] - starts
+        own = _ranges(starts, counts)
+        close = 2 * shared[own] / (question.weight + self._phrasing_weight[own])
+        firsts = np.cumsum(counts) - counts
+        best_close = np.maximum.reduceat(close, firsts)
+        # the closest phrasing of each entry; of equally close ones, its first
+        at_best = np.flatnonzero(close == np.repeat(best_close, counts))
+        closest = own[at_best[np.searchsorted(at_best, firsts)]]
+        ratio = _floats(fuzz.ratio(question.sorted_text, self._phrasings[p]) for p in closest.tolist()) / 100
+        scores = W_COVERAGE * coverage + W_CLOSENESS * best_close + W_FUZZ * ratio
+        return list(zip(scores.tolist(), [self.entry_ids[e] for e in chosen.tolist()]))
+
+
+class _Question:
+    """One question's stems as `Matcher.rank` and `Matcher.bm25` score them: their weights and where each occurs.
+
+    Sums over the stems' occurrences are `np.bincount`s over the arrays of `joined`: it adds one by one,
+    from 0.0, in the stems' order, so each sum is bit for bit the Python loop `total[slot] += weight`
+    over the same order."""
+
+    def __init__(self, matcher: Matcher, stems: list[str]):
+        self.found = [matcher._postings.get(s, _NOWHERE) for s in stems]
+        weights = [matcher.weight(s) for s in stems]  # stems are already unique
+        self.weight = sum(weights)
+        self.sorted_text = " ".join(sorted(stems))  # token_sort_ratio == ratio of sorted token strings
+        self._weights = _floats(weights)
+
+    def joined(self, field: str) -> np.ndarray:
+        """One `_Postings` field of every stem, end to end."""
+        return np.concatenate([getattr(p, field) for p in self.found])
+
+    def weighted(self, field: str) -> tuple[np.ndarray, np.ndarray]:
+        """`joined(field)`, and for each of its elements the weight of the stem it belongs to."""
+        arrays = [getattr(p, field) for p in self.found]
+        return np.concatenate(arrays), np.repeat(self._weights, [len(a) for a in arrays])

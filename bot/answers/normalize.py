@@ -36,6 +36,12 @@ letters" and "how do I ask for letters" are different questions. Note: "us" the 
 alike; synonyms.yaml maps "u.s."/"usa"/"united states" to the token "usa" instead."""
 
 
+NORMALIZED_MEMO = 256
+"""Reading one message normalises the same few texts several times (the message, its sentence, its question:
+often one string); a memo this small serves the repeats and holds no more than a few messages."""
+
+
+@lru_cache(maxsize=NORMALIZED_MEMO)
 def normalize(text: str) -> str:
     """Lowercase, strip accents and punctuation, join "b-1" style codes, collapse spaces."""
     if text.isascii():  # no accents to strip: NFKD and the combining marks are no-ops (most messages)

@@ -107,12 +107,16 @@ def question_kind(text: str) -> str | None:
 
 def is_not_english(text: str) -> bool:
     """Mostly letters of another script (Arabic, Devanagari, Cyrillic, CJK...), or Spanish-like words."""
-    letters = [ch for ch in text if ch.isalpha()]
-    if len(letters) < 3:
-        return False
-    latin = sum(1 for ch in letters if "LATIN" in unicodedata.name(ch, ""))
-    if latin / len(letters) < 0.5:
-        return True
+    if text.isascii():  # every letter is a Latin one (most messages): only the words can tell
+        if len(_NOT_ASCII_LETTERS.sub("", text)) < 3:
+            return False
+    else:
+        letters = [ch for ch in text if ch.isalpha()]
+        if len(letters) < 3:
+            return False
+        latin = sum(1 for ch in letters if "LATIN" in unicodedata.name(ch, ""))
+        if latin / len(letters) < 0.5:
+            return True
     words = normalize(text).split()
     if len(words) < 4:
         return False
@@ -121,6 +125,8 @@ def is_not_english(text: str) -> bool:
     return foreign >= 3 and foreign > 2 * english
 
 
+_NOT_ASCII_LETTERS = re.compile(r"[^A-Za-z]+")
+"""In ASCII text, what `str.isalpha` is false for."""
 _ROMANCE = frozenset("""que el la los las para por como cuanto cuesta donde necesito quiero puedo una uno del al
 es son estoy tengo hacer médico medico residencia ou pour est une je suis mon ma les des dans avec comment
 quel quelle combien você para fazer posso preciso""".split())
