@@ -61,9 +61,12 @@ LABELLED_WEIGHT = 4
 OFF_TOPIC_RATE = 0.03
 """Off-topic questions that may get an entry, per set (the target is at most 3 %)."""
 L2 = 0.01
-SUGGEST_RATIO = 0.35
+SUGGEST_RATIO = 0.25
 """"Did you mean" buttons from this share of the answer threshold: the synthetic negatives pull every
-confidence down, and a question such as "after match what happens" should still get its choices."""
+confidence down, and a question such as "after match what happens" should still get its choices. Measured
+on the four labelled sets (2026-12-02): from 0.35 to 0.25 the right entry is offered first for 77 questions
+instead of 69, and 14 in-scope questions instead of 38 get nothing at all, for 15 off-topic messages of 76
+given buttons instead of 7."""
 
 
 @functools.cache
