@@ -32,6 +32,8 @@ more ("what is an observership") is then answered though it has one topic word; 
 SUGGEST_WITHIN = 0.25
 """"Did you mean" offers the entries scoring within this of the best one."""
 SHORTLIST = 12
+SHORT_PART = 2
+"""A question of a message with at most this many topic words is read with the whole message as context."""
 PART_MARGIN = 0.1
 """A message's second and third questions need this much more confidence than its first: read alone, a part
 is more often matched to a neighbouring entry, and one wrong extra answer spoils a right reply."""
@@ -125,8 +127,8 @@ class FaqService:
             several = self._several(reading, threshold)
             if several is not None:
                 return several
-            # no part is clear on its own: the message as a whole is the question
-            reading = Reading(reading.text, reading.parts, reading.text, reading.social)
+            if self._vague(reading.question):  # "... programs will see or not?": the message is the question
+                reading = Reading(reading.text, reading.parts, reading.text, reading.social)
         ranking = self.rank(reading)
         ranked, top = ranking.candidates, ranking.top
         confidence = self.model.confidence(ranking.signals) if top else None
@@ -211,11 +213,11 @@ class FaqService:
         """
         answered: list[tuple[str, float]] = []
         for part in reading.parts:
-            # a short part borrows the message as context ("and where is the test centre?"), and one that does not
-            # even say what kind of question it is ("programs will see or not?") is asked as the whole message
-            short = _topic_words(self.matcher.stems(part)) <= 2
-            vague = short and question_kind(part) is None
-            ranking = self.rank(Reading(reading.text if short else part, (), reading.text if vague else part))
+            # a short part borrows the message as context ("and where is the test centre?"), and a vague one
+            # ("programs will see or not?") is asked as the whole message
+            short = _topic_words(self.matcher.stems(part)) <= SHORT_PART
+            question = reading.text if self._vague(part) else part
+            ranking = self.rank(Reading(reading.text if short else part, (), question))
             if ranking.top is None or ranking.top.entry_id in {e for e, _ in answered}:
                 continue
             confidence = self.model.confidence(ranking.signals)
@@ -229,6 +231,10 @@ class FaqService:
             replies.append(Reply(f"You asked {len(reading.parts)} things; I answered what I'm sure of above. "
                                  "Ask the rest on its own, in other words, and I'll try again."))
         return Outcome(replies, ids[0], round(min(c for _, c in answered), 4), entries=ids)
+
+    def _vague(self, question: str) -> bool:
+        """A question of few topic words that does not say what kind of question it is ("will programs see?")."""
+        return _topic_words(self.matcher.stems(question)) <= SHORT_PART and question_kind(question) is None
 
     def short_reply(self, entry_id: str) -> Reply:
         """A group-friendly answer: the title and first paragraph, with the details offered privately."""
