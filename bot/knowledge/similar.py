@@ -75,27 +75,31 @@ def similar_pairs(texts: list[str], cutoff: float,
     all-pairs scan reports them: by i, then by score (highest first), then by j.
     """
     f = min(max(0.0, 1 - cutoff / 100), 0.999)
-    probes: dict[int, list[tuple[int, int, int, int]]] = {}
-    segments: dict[int, list[tuple[int, int]]] = {}
-    index: dict[tuple[int, int, str], list[int]] = {}  # (length, segment number, segment) -> ids
+    plans: dict[int, list[tuple[dict[str, list[int]], int, int]]] = {}
+    segments: dict[int, list[tuple[dict[str, list[int]], int, int]]] = {}
+    index: dict[tuple[int, int], dict[str, list[int]]] = {}  # (length, segment number) -> segment -> ids
+    members: dict[object, set[int]] = {}  # group -> the ids indexed so far
     found: list[tuple[int, int, float]] = []
     for i in sorted(range(len(texts)), key=lambda i: len(texts[i])):
         text = texts[i]
         length = len(text)
-        if length not in probes:
-            probes[length] = _probes(length, f)
-            segments[length] = _segments(length, f)
-        keys = [(other, j, text[start:end]) for other, j, start, end in probes[length]]
-        candidates = set(chain.from_iterable(filter(None, map(index.get, keys))))
+        if length not in plans:  # each probe and segment names its sub-index once, not a key per string
+            plans[length] = [(index.setdefault((other, j), {}), start, end) for other, j, start, end in _probes(length, f)]
+            segments[length] = [(index.setdefault((length, j), {}), start, start + size)
+                                for j, (start, size) in enumerate(_segments(length, f))]
+        candidates = set(chain.from_iterable(filter(None, [segment_ids.get(text[start:end])
+                                                            for segment_ids, start, end in plans[length]])))
         if groups is not None:
-            candidates = {j for j in candidates if groups[j] != groups[i]}
+            candidates -= members.get(groups[i], set())
         if candidates:
             order = sorted(candidates)
             for _, score, at in process.extract(text, [texts[j] for j in order], scorer=fuzz.ratio,
                                                 score_cutoff=cutoff, limit=None):
                 j = order[at]
                 found.append((i, j, score) if i < j else (j, i, score))
-        for j, (start, size) in enumerate(segments[length]):
-            index.setdefault((length, j, text[start:start + size]), []).append(i)
+        for segment_ids, start, end in segments[length]:
+            segment_ids.setdefault(text[start:end], []).append(i)
+        if groups is not None:
+            members.setdefault(groups[i], set()).add(i)
     found.sort(key=lambda pair: (pair[0], -pair[2], pair[1]))
     return found
