@@ -104,3 +104,9 @@ def test_bare_options_after_a_question_belong_to_it() -> None:
     reading = read("unmatched after soap, 2024 grad. what now? research? step 3? more usce?", SOCIAL)
     assert reading.parts == ()
     assert reading.question.startswith("what now")
+
+
+def test_an_abbreviation_that_is_also_thanks_is_thanks_only_when_nothing_is_asked() -> None:
+    social = SocialRemover({"thanks": ["thanks", "ty"]}, frozenset({"ty"}))
+    assert read("ty sir", social).only_social
+    assert "ty" in read("is ty good for img before IM?", social).question

@@ -98,7 +98,7 @@ class FaqService:
         self.emergency = _PhraseSet(kb.smalltalk.emergency) if kb.smalltalk.emergency else None
         self.not_english = kb.smalltalk.not_english or "For now I read English only. Please ask in English."
         self.social = SocialRemover({"greeting": kb.smalltalk.greeting.phrases, "thanks": kb.smalltalk.thanks.phrases,
-                                     "chatter": kb.smalltalk.chatter.phrases})
+                                     "chatter": kb.smalltalk.chatter.phrases}, frozenset(kb.synonyms))
         self._kinds = {e.id: frozenset(e.kinds) or _inferred_kinds(e.questions) for e in kb.entries.values()}
         self._entry_replies: dict[tuple[str, dt.date], Reply] = {}
         buttons = [Button(t.title, f"topic:{t.id}") for t in kb.topics.values() if kb.entries_in(t.id)]

@@ -198,25 +198,41 @@ def read(text: str, remove_social: "SocialRemover") -> Reading:
 
 
 class SocialRemover:
-    """Removes greeting, thanks and chatter phrases (knowledge/smalltalk.yaml) from a sentence."""
+    """Removes greeting, thanks and chatter phrases (knowledge/smalltalk.yaml) from a sentence.
 
-    def __init__(self, phrases: dict[str, list[str]]):
-        self._patterns: list[tuple[str, re.Pattern[str]]] = []
+    A phrase that is also an abbreviation of the knowledge base (`abbreviations`: "ty" is thanks, and
+    the transitional year) is set aside only from a sentence that asks nothing: "ok ty" is thanks,
+    "is ty good for img?" asks about the transitional year.
+    """
+
+    def __init__(self, phrases: dict[str, list[str]], abbreviations: frozenset[str] = frozenset()):
+        self._patterns: list[tuple[str, re.Pattern[str], bool]] = []
         for kind, words in phrases.items():
             ordered = sorted({w.strip() for w in words if w.strip()}, key=len, reverse=True)
-            alternatives = "|".join(r"\s*".join(re.escape(part) for part in w.split()) for w in ordered)
-            # a phrase with its usual companions: "hi sir", "thank you so much in advance", "good morning all"
-            self._patterns.append((kind, re.compile(
-                rf"(?<![\w'])(?:{alternatives})(?:\s+(?:so much|very much|a lot|in advance|sir|mam|madam|maam|"
-                rf"doctors?|docs?|dr|drs|all|everyone|everybody|guys|friends|folks|people|seniors|colleagues|members|brothers?|sisters?|bro|dear|team|again|for (?:your|the) "
-                rf"(?:help|time|answer|reply)|for helping))*(?![\w'])[\s,.!:;-]*",
-                re.IGNORECASE)))
+            plain = [w for w in ordered if w.lower() not in abbreviations]
+            ambiguous = [w for w in ordered if w.lower() in abbreviations]
+            for group, only_if_nothing_asked in ((plain, False), (ambiguous, True)):
+                if group:
+                    self._patterns.append((kind, _social_pattern(group), only_if_nothing_asked))
 
     def __call__(self, sentence: str) -> tuple[str, set[str]]:
         found: set[str] = set()
         rest = sentence
-        for kind, pattern in self._patterns:
+        asks = is_question(sentence)
+        for kind, pattern, only_if_nothing_asked in self._patterns:
+            if only_if_nothing_asked and asks:
+                continue
             rest, count = pattern.subn(" ", rest)
             if count:
                 found.add(kind)
         return re.sub(r"\s{2,}", " ", rest).strip(), found
+
+
+def _social_pattern(phrases: list[str]) -> re.Pattern[str]:
+    """The phrases with their usual companions: "hi sir", "thank you so much in advance", "good morning all"."""
+    alternatives = "|".join(r"\s*".join(re.escape(part) for part in w.split()) for w in phrases)
+    return re.compile(
+        rf"(?<![\w'])(?:{alternatives})(?:\s+(?:so much|very much|a lot|in advance|sir|mam|madam|maam|"
+        rf"doctors?|docs?|dr|drs|all|everyone|everybody|guys|friends|folks|people|seniors|colleagues|members|brothers?|sisters?|bro|dear|team|again|for (?:your|the) "
+        rf"(?:help|time|answer|reply)|for helping))*(?![\w'])[\s,.!:;-]*",
+        re.IGNORECASE)
