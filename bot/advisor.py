@@ -34,8 +34,7 @@ from bot.quizzes.store import QuizStore
 from bot.reminders.scheduler import Clock, RealClock
 from bot.reminders.service import ReminderService
 from bot.reminders.store import ReminderStore
-from bot.text import _ANSI, MAX_TEXT, ask, clean_text  # noqa: F401 - _ANSI: tests check clean_text against it
-from bot.text import text_problem as _text_problem
+from bot.text import MAX_TEXT, ask, clean_text, text_problem
 from bot.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -163,7 +162,7 @@ class Advisor:
         """Typed words for the bot: a quiz answer (private), a reminder in words, a question."""
 
         async def otherwise() -> list[Reply]:
-            problem = _text_problem(text)
+            problem = text_problem(text)
             if problem:
                 return [problem]
             return await self.reminders.in_words(event, text) or self.answers.answer(event, text)

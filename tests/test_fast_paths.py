@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.advisor import _ANSI, clean_text
 from bot.answers import semantic
 from bot.answers.normalize import normalize
 from bot.database import WAL_CHECKPOINT_PAGES, Database
 from bot.knowledge import KnowledgeBase, cache
+from bot.text import _ANSI, clean_text
 
 SAMPLES = ["obsership fees??", "B-1/B2 ok for hands on?", "  YOG 2015 still ok for IM?  ", "Café résumé naïve",
            "u.s. clinical experience", "what's the ECFMG's fee", "line\nbreak\tand tab", "\x1b[31mred\x1b[0m text",
@@ -85,9 +85,6 @@ def test_the_model_read_from_its_files_is_the_one_wordllama_loads() -> None:
     theirs = reference.tokenizer.encode_batch(texts, is_pretokenized=False, add_special_tokens=False)
     assert [(e.ids, e.attention_mask) for e in ours] == [(e.ids, e.attention_mask) for e in theirs]
     assert np.array_equal(model.embed(texts, norm=True), reference.embed(texts, norm=True), equal_nan=True)
-    x = reference.embedding[rows]
-    mask = np.ones(rows.shape, dtype=np.float32)
-    assert np.array_equal(model.avg_pool(x, mask), reference.avg_pool(x, mask))
 
 
 def test_phrasing_vectors_are_cached_by_content(kb: KnowledgeBase, tmp_path: Path,

@@ -127,7 +127,8 @@ class FaqService:
             several = self._several(reading, threshold)
             if several is not None:
                 return several
-            if self._vague(reading.question):  # "... programs will see or not?": the message is the question
+            # "... programs will see or not?": no part is clear and the last one is vague; the message is the question
+            if _vague(reading.question, self.matcher.stems(reading.question)):
                 reading = Reading(reading.text, reading.parts, reading.text, reading.social)
         ranking = self.rank(reading)
         ranked, top = ranking.candidates, ranking.top
@@ -215,8 +216,9 @@ class FaqService:
         for part in reading.parts:
             # a short part borrows the message as context ("and where is the test centre?"), and a vague one
             # ("programs will see or not?") is asked as the whole message
-            short = _topic_words(self.matcher.stems(part)) <= SHORT_PART
-            question = reading.text if self._vague(part) else part
+            stems = self.matcher.stems(part)
+            short = _topic_words(stems) <= SHORT_PART
+            question = reading.text if _vague(part, stems) else part
             ranking = self.rank(Reading(reading.text if short else part, (), question))
             if ranking.top is None or ranking.top.entry_id in {e for e, _ in answered}:
                 continue
@@ -231,10 +233,6 @@ class FaqService:
             replies.append(Reply(f"You asked {len(reading.parts)} things; I answered what I'm sure of above. "
                                  "Ask the rest on its own, in other words, and I'll try again."))
         return Outcome(replies, ids[0], round(min(c for _, c in answered), 4), entries=ids)
-
-    def _vague(self, question: str) -> bool:
-        """A question of few topic words that does not say what kind of question it is ("will programs see?")."""
-        return _topic_words(self.matcher.stems(question)) <= SHORT_PART and question_kind(question) is None
 
     def short_reply(self, entry_id: str) -> Reply:
         """A group-friendly answer: the title and first paragraph, with the details offered privately."""
@@ -307,6 +305,12 @@ def _is_best(entry_id: str, scores: dict[str, float]) -> bool:
     """Whether `entry_id` has the best of `scores` (a tie counts: which of two equal entries `max` returns
     depends on the order of a set, and so would differ from one process to the next)."""
     return entry_id in scores and scores[entry_id] >= max(scores.values())
+
+
+def _vague(question: str, stems: list[str]) -> bool:
+    """A question of few topic words (its `stems`) that does not say what kind of question it is
+    ("will programs see?")."""
+    return _topic_words(stems) <= SHORT_PART and question_kind(question) is None
 
 
 def _topic_words(stems: list[str]) -> int:

@@ -218,10 +218,12 @@ class SocialRemover:
     def __call__(self, sentence: str) -> tuple[str, set[str]]:
         found: set[str] = set()
         rest = sentence
-        asks = is_question(sentence)
+        asks: bool | None = None  # read only when an ambiguous phrase needs it (most bases have one or none)
         for kind, pattern, only_if_nothing_asked in self._patterns:
-            if only_if_nothing_asked and asks:
-                continue
+            if only_if_nothing_asked:
+                asks = is_question(sentence) if asks is None else asks
+                if asks:
+                    continue
             rest, count = pattern.subn(" ", rest)
             if count:
                 found.add(kind)

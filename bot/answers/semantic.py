@@ -38,14 +38,6 @@ def _quiet_import_wordllama():  # noqa: ANN202 - the module is optional
     return wordllama
 
 
-def _avg_pool(x, mask):  # noqa: ANN001, ANN202 - numpy arrays
-    """`WordLlamaInference.avg_pool`, the same operations in the same order."""
-    import numpy as np
-
-    mask_sum = np.maximum(mask.sum(axis=1, keepdims=True), 1.0).astype(np.float32)
-    return np.sum(x * mask[..., np.newaxis], axis=1, dtype=np.float32) / mask_sum
-
-
 class _Rows:
     """The embedding matrix as WordLlama holds it (float32), read lazily from the package's float16 file.
 
@@ -68,7 +60,7 @@ class _Rows:
 
 
 class _LightModel:
-    """What `SemanticIndex` uses of `WordLlamaInference` (tokenizer, embedding, avg_pool), loaded without
+    """What `SemanticIndex` uses of `WordLlamaInference` (tokenizer and embedding), loaded without
     importing wordllama itself (which imports requests and its dependencies for downloads, about a
     sixth of a cold start) and without converting the whole matrix. Embedding many texts at once
     (the phrasings, when the knowledge cache does not have them) is WordLlama's own `embed`."""
@@ -84,8 +76,6 @@ class _LightModel:
         self.tokenizer.enable_padding()  # as WordLlamaInference.__init__ sets them
         self.tokenizer.no_truncation()
         self._full = None
-
-    avg_pool = staticmethod(_avg_pool)
 
     def embed(self, texts: list[str], norm: bool = False):  # noqa: ANN201 - a numpy matrix
         if self._full is None:  # wordllama's own code, on the same rows and tokenizer

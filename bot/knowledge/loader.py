@@ -69,13 +69,15 @@ _TOPIC = _Adapter(Topic)
 _TOPICS = _Adapter(list[Topic])
 _DEADLINES = _Adapter(list[Deadline])
 _SYNONYMS = _Adapter(dict[Text, list[Text]])
+_SMALLTALK = _Adapter(SmallTalk)
+_QUIZ = _Adapter(Quiz)
 
 
 _WHOLE = object()
 _QUIZ_FIELDS = set(Quiz.model_fields) | set(Question.model_fields) | set(Option.model_fields) | set(Outcome.model_fields)
 
 
-def _validate(doc: YamlDoc, adapter: TypeAdapter | _Adapter, problems: list[Problem],
+def _validate(doc: YamlDoc, adapter: _Adapter, problems: list[Problem],
               value: Any = _WHOLE, prefix: tuple[Any, ...] = ()) -> Any:
     """Validate `value` (default: the whole document), turning errors into problems with lines."""
     try:
@@ -257,7 +259,7 @@ def _check_knowledge(directory: Path, today: dt.date) -> tuple[KnowledgeBase | N
     smalltalk = None
     doc = _load_doc(directory, "smalltalk.yaml", problems)
     if doc is not None:
-        smalltalk = _validate(doc, TypeAdapter(SmallTalk), problems)
+        smalltalk = _validate(doc, _SMALLTALK, problems)
 
     deadlines: dict[str, Deadline] = {}
     doc = deadlines_doc = _load_doc(directory, "deadlines.yaml", problems)
@@ -312,7 +314,7 @@ def _load_quizzes(directory: Path, entry_ids: set[str], problems: list[Problem])
         doc = _load_doc(directory, f"quizzes/{path.name}", problems)
         if doc is None:
             continue
-        quiz = _validate(doc, TypeAdapter(Quiz), problems)
+        quiz = _validate(doc, _QUIZ, problems)
         if quiz is None:
             continue
         if quiz.id in quizzes:
