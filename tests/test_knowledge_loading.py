@@ -85,6 +85,33 @@ def test_libyaml_and_pure_python_give_the_same_values_and_lines(path: Path) -> N
         assert fast.line_of(where) == pure.line_of(where), where
 
 
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: 1.5\nc: yes\nd: ~\ne: 2026-12-02\nf: '2026-12-02'\ng: [x, 'y', \"\", -3, .inf]\n",
+    "a: &v [1, 2]\nb: *v\nc: &s text\nd: *s\n",  # aliases of a list and of a scalar
+    "? [1, 2]\n: complex key\n",  # a key that is a list: PyYAML reports it
+    "s: !!set {a, b}\nb: !!binary aGk=\nt: !!str 12\n",  # tags beyond the plain ones
+    "a: 1\na: 2\nb: {x: 1, x: 2}\n",  # repeated keys: the last kept, each reported
+    "- Yes\n- yesterday\n- n\n- No way\n- 0x1F\n- 1_000\n- +1\n- .5\n- '~'\n- ~x\n- null\n- 'on'\n",
+    "a: 2026-13-01\nb: !!int abc\n",  # values YAML cannot construct: a problem with a line
+])
+@pytest.mark.parametrize("loader", [FastLoader, PureLoader], ids=["libyaml", "pure"])
+def test_the_direct_constructor_gives_what_pyyaml_gives(tmp_path: Path, text: str, loader: type) -> None:
+    # knowledge files are read with a constructor of their own for strings, lists and dicts; whatever a file
+    # holds, the value, the problems and the lines are those of PyYAML's own safe constructor
+    path = tmp_path / "t.yaml"
+    path.write_text(text, encoding="utf-8")
+    doc, problems = load(path, "t.yaml", loader)
+    try:
+        expected = yaml.load(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, ValueError):  # and without LibYAML too: one problem, not an UnboundLocalError
+        assert doc is None and len(problems) == 1 and problems[0].line == (2 if "abc" in text else 1), problems
+        return
+    assert doc is not None and repr(doc.value) == repr(expected)
+    repeated = [p.message for p in problems]
+    assert repeated == ([] if "a: 1\na: 2" not in text else ["duplicate key 'x'", "duplicate key 'a'"]) or \
+        sorted(repeated) == ["duplicate key 'a'", "duplicate key 'x'"]
+
+
 def test_a_merge_key_keeps_the_tree_as_written(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
     path.write_text("base: &b\n  x: 1\n  y: 2\nuse:\n  <<: *b\n  y: 3\n", encoding="utf-8")
@@ -227,6 +254,15 @@ def test_the_blocked_check_finds_the_same_pairs_with_planted_near_duplicates(cut
 def test_the_blocked_check_equals_all_pairs_on_any_strings(texts: list[str], cutoff: float) -> None:
     # a two-letter alphabet makes near-duplicates (and hard cases for the filter) common
     texts = texts + [t[::-1] for t in texts[:5]] + [t[1:] + "a" for t in texts[:5]]
+    assert similar_pairs(texts, cutoff) == all_pairs(texts, cutoff)
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts=st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30),
+                      max_size=30), cutoff=st.sampled_from([95, 85, 70]))
+def test_the_blocked_check_equals_all_pairs_on_unicode_heavy_strings(texts: list[str], cutoff: float) -> None:
+    # more distinct characters than the histogram filter counts apart: the rest share its buckets
+    texts = texts + [t[::-1] for t in texts[:5]] + [t[1:] + "é" for t in texts[:5]] + ["😅" * 70, "😅" * 69 + "🙏"]
     assert similar_pairs(texts, cutoff) == all_pairs(texts, cutoff)
 
 

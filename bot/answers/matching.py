@@ -33,6 +33,7 @@ from rapidfuzz import fuzz, process
 
 from bot.answers.normalize import content_stems, normalize
 from bot.knowledge import Entry
+from bot.knowledge.similar import concatenated_ranges
 
 W_COVERAGE = 0.45
 W_CLOSENESS = 0.35
@@ -121,12 +122,6 @@ def _bm25_norms(terms: list[dict[str, float]]) -> list[float]:
     lengths = [sum(t.values()) for t in terms]
     average = (sum(lengths) / max(len(terms), 1) if lengths else 1.0) or 1.0
     return [BM25_K1 * (1 - BM25_B + BM25_B * length / average) for length in lengths]
-
-
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The concatenation of range(start, start + count) for each pair, without a Python loop."""
-    ends = np.cumsum(counts)
-    return np.repeat(starts - ends + counts, counts) + np.arange(ends[-1] if len(ends) else 0)
 
 
 class Matcher:
@@ -338,7 +333,7 @@ class Matcher:
         shared = np.bincount(*question.weighted("phrasings"), minlength=len(self._phrasings))
         starts = self._first_phrasing[chosen]
         counts = self._first_phrasing[chosen + 1] - starts
-        own = _ranges(starts, counts)
+        own = concatenated_ranges(starts, counts)
         close = 2 * shared[own] / (question.weight + self._phrasing_weight[own])
         firsts = np.cumsum(counts) - counts
         best_close = np.maximum.reduceat(close, firsts)

@@ -17,18 +17,25 @@ that the edits before it number exactly j: then it appears in A at a position p 
 |s| <= j and |(la - lb) - s| <= t - j. [Proof: let h(j) be the edits before segment j
 minus j. h(0) >= 0, h after the last segment is d - t - 1 < 0, and h falls, by exactly
 one, only across an untouched segment with no insertion after it; so some untouched
-segment has h(j) = 0.] Strings are taken shortest first; each one looks up, for every
-shorter-or-equal partner length, only those few substrings of itself in an index of the
-earlier strings' segments, and is then indexed by its own segments. Candidates are
-scored with the same `fuzz.ratio` and cutoff an all-pairs scan uses.
+segment has h(j) = 0.]
+
+Every string of length L is cut into its segments, and for every partner length up to L
+it names the few substrings of itself that could equal that partner's segments. The join
+is done with numpy, not a dictionary walked in Python: each segment and each probe is a
+64-bit key (a polynomial hash of the substring with the partner length and segment
+number), a one-hash Bloom filter drops the probes no segment has, and the rest are
+sorted and found in the segments' sorted keys. Hash collisions only add candidates. Each
+candidate pair then meets the histogram filter (the Indel distance is at least the L1
+distance of the two strings' character counts), which removes nearly all of them, and
+the survivors are scored with the same `fuzz.ratio` and cutoff an all-pairs scan uses.
 """
 
 from __future__ import annotations
 
 import math
-from itertools import chain
 
-from rapidfuzz import fuzz, process
+import numpy as np
+from rapidfuzz import fuzz
 
 _EPSILON = 1e-9
 
@@ -67,6 +74,46 @@ def _probes(length: int, f: float) -> list[tuple[int, int, int, int]]:
     return probes
 
 
+_BASE = np.uint64(0x100000001B3)  # the polynomial hash's base (odd; arithmetic wraps modulo 2**64)
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # spreads (partner length, segment number) over the key
+_BUCKETS = 64  # characters counted apart by the histogram filter (rarer ones share buckets)
+
+
+def _prefix_hashes(texts: list[str], length: int) -> np.ndarray:
+    """Row r, column k: the hash of texts[r][:k], for texts that all have `length` characters."""
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).reshape(len(texts), length)
+    prefix = np.zeros((len(texts), length + 1), dtype=np.uint64)
+    for k in range(length):
+        prefix[:, k + 1] = prefix[:, k] * _BASE + codes[:, k]
+    return prefix
+
+
+def _window_keys(prefix: np.ndarray, windows: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """Keys of (partner length, segment number, text[start:end]) for every row and window: equal
+    substrings under the same partner length and segment give equal keys."""
+    tags = np.array([other * 65536 + j for other, j, _, _ in windows], dtype=np.uint64)
+    starts = np.array([start for _, _, start, _ in windows], dtype=np.intp)
+    ends = np.array([end for _, _, _, end in windows], dtype=np.intp)
+    powers = np.cumprod(np.concatenate([[1], np.full(prefix.shape[1], _BASE, dtype=np.uint64)]), dtype=np.uint64)
+    hashes = prefix[:, ends] - prefix[:, starts] * powers[ends - starts]
+    return (hashes ^ (tags * _MIX)) * _MIX
+
+
+def _histograms(texts: list[str]) -> np.ndarray:
+    """Per text, how many of its characters fall in each of _BUCKETS buckets (the commonest characters
+    one each, the rest shared). The Indel distance of two strings is at least the L1 distance of their
+    histograms (every surplus character must be deleted or inserted), and sharing buckets only lowers it."""
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    counts = np.bincount(codes)
+    bucket = np.full(len(counts), _BUCKETS - 1, dtype=np.int64)
+    commonest = np.argsort(-counts, kind="stable")[:_BUCKETS - 1]
+    bucket[commonest] = np.arange(len(commonest))
+    owners = np.repeat(np.arange(len(texts)), [len(t) for t in texts])
+    histograms = np.bincount(owners * _BUCKETS + bucket[codes], minlength=len(texts) * _BUCKETS)
+    kind = np.int16 if max(map(len, texts), default=0) < 2**15 else np.int32
+    return histograms.reshape(len(texts), _BUCKETS).astype(kind)
+
+
 def similar_pairs(texts: list[str], cutoff: float,
                   groups: list[object] | None = None) -> list[tuple[int, int, float]]:
     """Every (i, j, score) with i < j and fuzz.ratio(texts[i], texts[j]) >= cutoff.
@@ -75,31 +122,64 @@ def similar_pairs(texts: list[str], cutoff: float,
     all-pairs scan reports them: by i, then by score (highest first), then by j.
     """
     f = min(max(0.0, 1 - cutoff / 100), 0.999)
-    plans: dict[int, list[tuple[dict[str, list[int]], int, int]]] = {}
-    segments: dict[int, list[tuple[dict[str, list[int]], int, int]]] = {}
-    index: dict[tuple[int, int], dict[str, list[int]]] = {}  # (length, segment number) -> segment -> ids
-    members: dict[object, set[int]] = {}  # group -> the ids indexed so far
-    found: list[tuple[int, int, float]] = []
-    for i in sorted(range(len(texts)), key=lambda i: len(texts[i])):
-        text = texts[i]
-        length = len(text)
-        if length not in plans:  # each probe and segment names its sub-index once, not a key per string
-            plans[length] = [(index.setdefault((other, j), {}), start, end) for other, j, start, end in _probes(length, f)]
-            segments[length] = [(index.setdefault((length, j), {}), start, start + size)
-                                for j, (start, size) in enumerate(_segments(length, f))]
-        candidates = set(chain.from_iterable(filter(None, [segment_ids.get(text[start:end])
-                                                            for segment_ids, start, end in plans[length]])))
-        if groups is not None:
-            candidates -= members.get(groups[i], set())
-        if candidates:
-            order = sorted(candidates)
-            for _, score, at in process.extract(text, [texts[j] for j in order], scorer=fuzz.ratio,
-                                                score_cutoff=cutoff, limit=None):
-                j = order[at]
-                found.append((i, j, score) if i < j else (j, i, score))
-        for segment_ids, start, end in segments[length]:
-            segment_ids.setdefault(text[start:end], []).append(i)
-        if groups is not None:
-            members.setdefault(groups[i], set()).add(i)
+    by_length: dict[int, list[int]] = {}
+    for i, text in enumerate(texts):
+        by_length.setdefault(len(text), []).append(i)
+    segment_keys, segment_owners, probe_keys, probe_owners = [], [], [], []
+    for length, ids in by_length.items():
+        prefix = _prefix_hashes([texts[i] for i in ids], length)
+        owners = np.array(ids, dtype=np.int64)
+        segments = [(length, j, start, start + size) for j, (start, size) in enumerate(_segments(length, f))]
+        segment_keys.append(_window_keys(prefix, segments).ravel())
+        segment_owners.append(np.repeat(owners, len(segments)))
+        probes = [probe for probe in _probes(length, f) if probe[0] in by_length]  # partners that exist
+        if probes:
+            probe_keys.append(_window_keys(prefix, probes).ravel())
+            probe_owners.append(np.repeat(owners, len(probes)))
+    if not probe_keys:
+        return []
+    keys, owners = np.concatenate(segment_keys), np.concatenate(segment_owners)
+    order = np.argsort(keys)
+    keys, owners = keys[order], owners[order]
+    probes, askers = np.concatenate(probe_keys), np.concatenate(probe_owners)
+    seen = np.zeros(1 << 24, dtype=bool)  # a one-hash Bloom filter: most probes match no segment at all
+    seen[keys & np.uint64((1 << 24) - 1)] = True
+    maybe = seen[probes & np.uint64((1 << 24) - 1)]
+    probes, askers = probes[maybe], askers[maybe]
+    order = np.argsort(probes)  # sorted needles: each search starts where the last one ended
+    probes, askers = probes[order], askers[order]
+    low, high = np.searchsorted(keys, probes, "left"), np.searchsorted(keys, probes, "right")
+    hits = high - low
+    firsts = np.repeat(askers, hits)
+    seconds = owners[concatenated_ranges(low[hits > 0], hits[hits > 0])]
+    keep = firsts != seconds
+    if groups is not None:
+        numbers: dict[object, int] = {}
+        group_of = np.array([numbers.setdefault(group, len(numbers)) for group in groups], dtype=np.int64)
+        keep &= group_of[firsts] != group_of[seconds]
+    firsts, seconds = firsts[keep], seconds[keep]
+    pairs = np.sort(np.minimum(firsts, seconds) * len(texts) + np.maximum(firsts, seconds))
+    pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if len(pairs) else pairs
+    first, second = pairs // len(texts), pairs % len(texts)
+    if len(first):  # the histogram filter: cheap, exact, and it drops nearly every candidate
+        histograms = _histograms(texts)
+        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+        allowed = np.floor(f * (lengths[first] + lengths[second]) + _EPSILON)
+        close = np.concatenate([np.abs(histograms[first[k:k + 65536]] - histograms[second[k:k + 65536]]).sum(axis=1)
+                                for k in range(0, len(first), 65536)]) <= allowed
+        first, second = first[close], second[close]
+    found = []
+    for i, j in zip(first.tolist(), second.tolist()):
+        longer, shorter = (i, j) if (len(texts[i]), i) > (len(texts[j]), j) else (j, i)
+        score = fuzz.ratio(texts[longer], texts[shorter])
+        if score >= cutoff:
+            found.append((i, j, score))
     found.sort(key=lambda pair: (pair[0], -pair[2], pair[1]))
     return found
+
+
+
+def concatenated_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The concatenation of range(start, start + count) for each pair, without a Python loop."""
+    ends = np.cumsum(counts)
+    return np.repeat(starts - ends + counts, counts) + np.arange(ends[-1] if len(ends) else 0)

@@ -107,8 +107,60 @@ def _duplicate_keys(node: yaml.Node | None, name: str) -> tuple[list[Problem], b
     return problems, merges
 
 
+_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("str", "int", "float", "bool", "null", "timestamp"))
+
+
+class _NotPlain(Exception):
+    """The tree has an alias of a collection, a merge, a non-scalar key or a tag beyond _SCALAR_TAGS, seq, map."""
+
+
+class _Plain:
+    """The value PyYAML's safe constructor builds from a plain tree, built directly: strings, lists and
+    dicts here (nearly all of a knowledge file), other scalars by the loader itself. About three times
+    faster than the generic constructor; anything else raises _NotPlain and the generic one is used."""
+
+    def __init__(self, loader: yaml.BaseLoader):
+        self.loader = loader
+        self.collections: set[int] = set()
+        self.repeated_keys = False
+
+    def value(self, node: yaml.Node) -> Any:
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            if node.tag == _STR:
+                return node.value
+            if node.tag not in _SCALAR_TAGS:
+                raise _NotPlain
+            return self.loader.construct_object(node)
+        if id(node) in self.collections:
+            raise _NotPlain  # an alias: the generic constructor shares the object (and allows cycles)
+        self.collections.add(id(node))
+        if kind is yaml.SequenceNode and node.tag == _SEQ:
+            return [child.value if type(child) is yaml.ScalarNode and child.tag == _STR else self.value(child)
+                    for child in node.value]
+        if kind is yaml.MappingNode and node.tag == _MAP:
+            mapping = {}
+            for key_node, value_node in node.value:
+                if type(key_node) is not yaml.ScalarNode or key_node.tag not in _SCALAR_TAGS:
+                    raise _NotPlain  # a merge (`<<`), or a key that is a list or mapping
+                mapping[self.value(key_node)] = self.value(value_node)
+            if len({key_node.value for key_node, _ in node.value}) < len(node.value):
+                self.repeated_keys = True
+            return mapping
+        raise _NotPlain
+
+
 class _Checked:
     """Constructor changes shared by both loaders: no exception escapes without a line."""
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        """The tag of a node, as PyYAML resolves it, without trying its patterns on a plain scalar whose
+        first character starts none of them ("how much ...": most of a knowledge file)."""
+        starts = _RESOLVER_STARTS.get(type(self))
+        if starts is not None and kind is yaml.ScalarNode and implicit[0] and value and value[0] not in starts:
+            return _STR
+        return super().resolve(kind, value, implicit)  # type: ignore[misc]
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
@@ -134,8 +186,12 @@ if getattr(yaml, "__with_libyaml__", False):
 else:  # pragma: no cover - PyYAML built without LibYAML
     FastLoader = PureLoader  # type: ignore[misc]
 
+_RESOLVER_STARTS: dict[type, frozenset[str]] = {}
+"""Per loader, the first characters of the scalars its implicit resolvers may match (none for the rest)."""
 for _loader in {PureLoader, FastLoader}:
     _loader.add_constructor("tag:yaml.org,2002:timestamp", _Checked.construct_timestamp_or_text)
+    if None not in _loader.yaml_implicit_resolvers and not _loader.yaml_path_resolvers:
+        _RESOLVER_STARTS[_loader] = frozenset(_loader.yaml_implicit_resolvers)
 
 
 def _parse(text: str, loader_class: type, name: str) -> tuple[yaml.Node | None, Any, list[Problem]]:
@@ -145,10 +201,14 @@ def _parse(text: str, loader_class: type, name: str) -> tuple[yaml.Node | None, 
         node = loader.get_single_node()
         if node is None:
             return None, None, []
-        duplicates, merges = _duplicate_keys(node, name)
-        # `<<` merges rewrite the mapping nodes they construct; keep the tree as written for line_of
-        value = loader.construct_document(copy.deepcopy(node) if merges else node)
-        return node, value, duplicates
+        plain = _Plain(loader)
+        try:
+            value = plain.value(node)
+        except _NotPlain:
+            duplicates, merges = _duplicate_keys(node, name)
+            # `<<` merges rewrite the mapping nodes they construct; keep the tree as written for line_of
+            return node, loader.construct_document(copy.deepcopy(node) if merges else node), duplicates
+        return node, value, _duplicate_keys(node, name)[0] if plain.repeated_keys else []
     finally:
         loader.dispose()
 
@@ -177,7 +237,8 @@ def load(path: Path, name: str, loader: type | None = None) -> tuple[YamlDoc | N
     loader = loader or FastLoader
     try:
         node, value, duplicates = _parse(text, loader, name)
-    except yaml.YAMLError:
+    except yaml.YAMLError as first:
+        exc = first
         if loader is not PureLoader:
             try:  # word the message as the pure-Python loader does, whichever loader found it
                 _parse(text, PureLoader, name)
