@@ -202,8 +202,14 @@ class FaqService:
                           lexical_agrees=_is_best(top.entry_id, lexical), semantic_agrees=_is_best(top.entry_id, semantic),
                           kind_match=bool(kind and kind in kinds), kind_mismatch=bool(kind and kinds and kind not in kinds),
                           one_word=_topic_words(q_stems) <= 1,
-                          bm25_agrees=_is_best(top.entry_id, bm25))
+                          bm25_agrees=_is_best(top.entry_id, bm25),
+                          runner_up_related=len(ranked) > 1 and self._related(top.entry_id, ranked[1].entry_id))
         return Ranking(ranked, len(q_stems), signals)
+
+    def _related(self, first: str, second: str) -> bool:
+        """Whether either entry names the other in its `related` list."""
+        entries = self.kb.entries
+        return second in entries[first].related or first in entries[second].related
 
     def _several(self, reading: Reading, threshold: float) -> Outcome | None:
         """Several questions in one message: answer each part that has a confident, distinct entry.
