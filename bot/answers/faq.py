@@ -203,7 +203,9 @@ class FaqService:
                           kind_match=bool(kind and kind in kinds), kind_mismatch=bool(kind and kinds and kind not in kinds),
                           one_word=_topic_words(q_stems) <= 1,
                           bm25_agrees=_is_best(top.entry_id, bm25),
-                          runner_up_related=len(ranked) > 1 and self._related(top.entry_id, ranked[1].entry_id))
+                          runner_up_related=len(ranked) > 1 and self._related(top.entry_id, ranked[1].entry_id),
+                          next_two_related=len(ranked) > 2 and all(self._related(top.entry_id, c.entry_id)
+                                                                   for c in ranked[1:3]))
         return Ranking(ranked, len(q_stems), signals)
 
     def _related(self, first: str, second: str) -> bool:
