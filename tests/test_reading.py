@@ -106,6 +106,14 @@ def test_bare_options_after_a_question_belong_to_it() -> None:
     assert reading.question.startswith("what now")
 
 
+def test_of_several_questions_the_first_is_the_main_one_and_a_follow_up_stays_a_part() -> None:
+    reading = read("ck in august, no usce yet. should I apply this september or wait a year? "
+                   "also can I do usce during interview season?", SOCIAL)
+    assert reading.question == "should I apply this september or wait a year?"
+    assert reading.parts == ("should I apply this september or wait a year?",
+                             "also can I do usce during interview season?")
+
+
 def test_an_abbreviation_that_is_also_thanks_is_thanks_only_when_nothing_is_asked() -> None:
     social = SocialRemover({"thanks": ["thanks", "ty"]}, frozenset({"ty"}))
     assert read("ty sir", social).only_social
