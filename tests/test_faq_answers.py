@@ -21,6 +21,8 @@ BLIND2 = Path(__file__).parent / "eval" / "blind2_2026-12.yaml"
 BLIND2_LABELS = Path(__file__).parent / "eval" / "blind2_2026-12_labels.yaml"
 BLIND3 = Path(__file__).parent / "eval" / "blind3_2026-12.yaml"
 BLIND3_LABELS = Path(__file__).parent / "eval" / "blind3_2026-12_labels.yaml"
+OUTSIDE_THE_FIT = [(Path(__file__).parent / "eval" / f"{name}.yaml", Path(__file__).parent / "eval" / f"{name}_labels.yaml")
+                   for name in ("blind4_2026-12", "blind5_2026-12")]
 
 
 @pytest.mark.parametrize("question, entry", [
@@ -122,6 +124,19 @@ def test_the_blind_sets_get_few_wrong_answers_and_decline_off_topic(advisor: Adv
     assert sum(g.verdict == "wrong" for g in inside) / len(inside) <= 0.05
     assert sum(g.verdict == "wrong" for g in off_topic) / len(off_topic) <= 0.03
     assert sum(g.verdict == "right" for g in answerable) / len(answerable) >= floor
+
+
+@pytest.mark.parametrize("questions, labels", OUTSIDE_THE_FIT, ids=["blind4_2026-12", "blind5_2026-12"])
+def test_the_sets_outside_the_fit_get_few_wrong_answers(advisor: Advisor, questions: Path, labels: Path) -> None:
+    """The blind sets the confidence is not fitted on. The off-topic limit of 3 % is NOT met on them: one
+    dentist's question in each gets the entry on dentists and other non-MD degrees (README, "Read this
+    honestly"); more than one off-topic answer is a regression."""
+    graded = grade(advisor, load_questions(questions), load_labels(labels))
+    inside = [g for g in graded if not g.label.out_of_scope]
+    answerable = [g for g in inside if g.answerable]
+    assert sum(g.verdict == "wrong" for g in inside) / len(inside) <= 0.05
+    assert sum(g.verdict == "wrong" for g in graded if g.label.out_of_scope) <= 1
+    assert sum(g.verdict == "right" for g in answerable) / len(answerable) >= 0.45
 
 
 @pytest.mark.parametrize("question, entry", [
