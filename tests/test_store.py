@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bot.database import Database, schema_version
 from bot.groups.store import GroupStore
+from bot.quizzes.store import QuizStore
 
 
 def test_a_new_database_is_migrated_to_the_current_schema(tmp_path: Path) -> None:
@@ -56,3 +57,14 @@ def test_the_delivery_queries_use_the_pending_index_and_a_confirm_touches_no_ind
     reminders.confirm_sent(ids[1], 11.0, 20.0)  # a repeating one is pending again, at its next time
     assert reminders.next_due() == 20.0
     assert reminders.count_active("t", owner_id="u0") == 0 and reminders.count_active("t", owner_id="u1") == 1
+
+
+def test_a_quiz_started_by_another_process_is_seen(tmp_path: Path) -> None:
+    # the quiz store remembers which users have a session, to skip the read for everyone else; a session
+    # written through another connection to the same file (another process) must still be found
+    path = tmp_path / "shared.db"
+    here, there = QuizStore(Database.open(path)), QuizStore(Database.open(path))
+    assert here.quiz_session("telegram", "7") is None  # the keys are now known here
+    there.save_quiz_session("telegram", "7", "visa", "status", {}, [], 1.0)
+    session = here.quiz_session("telegram", "7")
+    assert session is not None and session["quiz_id"] == "visa"

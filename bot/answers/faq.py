@@ -168,34 +168,35 @@ class FaqService:
             # "... attending told me to write the LOR myself. is it ok to do?": the question needs its backstory
             reading = Reading(reading.text, reading.parts, reading.text, reading.social)
             q_stems = self.matcher.stems(reading.question)
-        kind = question_kind(reading.question)
         if not q_stems:
             return Ranking([], 0, None)
         # the most similar entries get a lexical score too, even when many others share the question's words
         self.semantic.prime([reading.question, reading.text])
         similar = self.semantic.similarities(reading.question, set(), SHORTLIST)
-        lexical = {c.entry_id: c.score for c in self.matcher.rank(reading.question, limit=SHORTLIST, q_stems=q_stems,
-                                                                  also=similar)}
+        lexical = self.matcher.scores(reading.question, limit=SHORTLIST, q_stems=q_stems, also=similar)
         if reading.text != reading.question:
-            for c in self.matcher.rank(reading.text, limit=SHORTLIST):
+            for entry_id, score in self.matcher.scores(reading.text, limit=SHORTLIST).items():
                 # the whole message dilutes the question: it may confirm, not outvote
-                lexical[c.entry_id] = max(lexical.get(c.entry_id, 0.0), c.score * WHOLE_MESSAGE_WEIGHT)
-        semantic = self.semantic.similarities(reading.question, set(lexical), SHORTLIST)
+                lexical[entry_id] = max(lexical.get(entry_id, 0.0), score * WHOLE_MESSAGE_WEIGHT)
+        # the most similar entries again, and the lexical ones not among them (best=0: no second top-k search)
+        semantic = {**similar, **self.semantic.similarities(reading.question, lexical.keys() - similar.keys(), 0)}
         if reading.text != reading.question:
             # as for lexical matching, the whole message may confirm an entry (one more embedding)
-            for entry_id, sim in self.semantic.similarities(reading.text, set(lexical) | set(semantic),
+            for entry_id, sim in self.semantic.similarities(reading.text, lexical.keys() | semantic.keys(),
                                                             SHORTLIST).items():
                 semantic[entry_id] = max(semantic.get(entry_id, 0.0), sim * WHOLE_MESSAGE_WEIGHT)
-        bm25 = self.matcher.bm25(q_stems, set(lexical) | set(semantic))
+        pool = lexical.keys() | semantic.keys()
+        bm25 = self.matcher.bm25(q_stems, pool)
         w_semantic = W_SEMANTIC if semantic else 0.0
         w_lexical = 1 - w_semantic - W_BM25
         blended = {e: w_lexical * lexical.get(e, 0.0) + w_semantic * semantic.get(e, 0.0) + W_BM25 * bm25.get(e, 0.0)
-                   for e in set(lexical) | set(semantic)}
+                   for e in pool}
         best = sorted((-round(score, 4), e) for e, score in blended.items())[:MAX_SUGGESTIONS + 1]
         ranked = [Candidate(e, -negated) for negated, e in best]
         if not ranked:
             return Ranking([], len(q_stems), None)
         top = ranked[0]
+        kind = question_kind(reading.question)
         kinds = self._kinds.get(top.entry_id, frozenset())
         signals = Signals(score=top.score, gap=top.score - (ranked[1].score if len(ranked) > 1 else 0.0),
                           lexical=lexical.get(top.entry_id, 0.0), semantic=semantic.get(top.entry_id, 0.0),

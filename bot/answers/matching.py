@@ -168,6 +168,7 @@ class Matcher:
         self._first_phrasing = np.concatenate([[0], np.cumsum(per_entry)]).astype(np.int64)
         self._postings = self._stem_postings(phrasings, postings, answer_only, terms)
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
+        self._last_question: tuple[tuple[str, ...], _Question] | None = None
 
     def _stem_postings(self, phrasings: list[tuple[int, frozenset[str]]], postings: dict[str, set[int]],
                        answer_only: list[frozenset[str]], terms: list[dict[str, float]]) -> dict[str, _Postings]:
@@ -207,7 +208,7 @@ class Matcher:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        del state["_repair"], state["prepared"]  # memos: rebuilt empty
+        del state["_repair"], state["prepared"], state["_last_question"]  # memos: rebuilt empty
         state["_postings"] = _packed(self._postings)
         return state
 
@@ -215,6 +216,7 @@ class Matcher:
         self.__dict__.update(state, _postings=_unpacked(state["_postings"]))
         self.prepared = lru_cache(maxsize=PREPARED_MEMO)(self._prepared_uncached)
         self._repair = lru_cache(maxsize=20_000)(self._repair_uncached)
+        self._last_question = None
 
     @classmethod
     def cached(cls, entries: list[Entry], synonyms: dict[str, str]) -> Matcher:
@@ -272,10 +274,18 @@ class Matcher:
             return known
         return 1.0 if stem.isdigit() else self._unknown_idf
 
-    def bm25(self, q_stems: list[str], entry_ids: set[str]) -> dict[str, float]:
+    def _question(self, q_stems: list[str]) -> _Question:
+        """The question's weights and postings; the last one's again for the same stems (`faq.py` asks `scores`
+        and then `bm25` for one question: a memo of one, keyed by the stems)."""
+        key = tuple(q_stems)
+        if self._last_question is None or self._last_question[0] != key:
+            self._last_question = (key, _Question(self, q_stems))
+        return self._last_question[1]
+
+    def bm25(self, q_stems: list[str], entry_ids: Iterable[str]) -> dict[str, float]:
         """Okapi BM25 of the question against each of `entry_ids` (questions, title, keywords and answer
         as one document), scaled so the best of them is 1.0."""
-        question = _Question(self, q_stems)
+        question = self._question(q_stems)
         totals = np.bincount(question.joined("bm25_entries"), question.joined("bm25_terms"),
                              minlength=len(self.entry_ids))
         known = [e for e in entry_ids if e in self._index]
@@ -289,11 +299,17 @@ class Matcher:
 
         Entries named in `also` (found by another signal) are scored too, even when their coverage
         leaves them out of the shortlist; they count within `limit`."""
+        return [Candidate(entry_id, score) for entry_id, score in self.scores(text, limit, q_stems, also).items()]
+
+    def scores(self, text: str, limit: int = 5, q_stems: list[str] | None = None,
+               also: Iterable[str] = ()) -> dict[str, float]:
+        """`rank` as entry id -> score, best first: what `faq.py` blends, without a `Candidate` per entry
+        (a frozen dataclass costs a few microseconds to build; a dozen of them, a tenth of ranking)."""
         if q_stems is None:
             q_stems = self.stems(text)
         if not q_stems:
-            return []
-        question = _Question(self, q_stems)
+            return {}
+        question = self._question(q_stems)
         entries, weights = question.weighted("entries")
         # coverage by the entries' own questions, accumulated over the inverted index; ties (a one-word
         # question covered by dozens of entries) go to the entry whose phrasings hold the words most centrally
@@ -305,7 +321,7 @@ class Matcher:
         in_questions = np.bincount(entries, weights, minlength=len(self.entry_ids))[chosen]
         scored = self._scores(chosen, in_questions, question)
         scored.sort(key=lambda c: (-c[0], c[1]))
-        return [Candidate(entry_id, round(score, 4)) for score, entry_id in scored[:limit + len(extra)]]
+        return {entry_id: round(score, 4) for score, entry_id in scored[:limit + len(extra)]}
 
     def _shortlist(self, covered: np.ndarray, question: _Question) -> list[int]:
         """The SHORTLIST entries covering the most of the question; of equal ones, those met first over the
@@ -340,6 +356,7 @@ class Matcher:
         # the closest phrasing of each entry; of equally close ones, its first
         at_best = np.flatnonzero(close == np.repeat(best_close, counts))
         closest = own[at_best[np.searchsorted(at_best, firsts)]]
+        # one cdist call: the same fuzz.ratio values as a call per phrasing, without a Python call each
         ratio = _floats(fuzz.ratio(question.sorted_text, self._phrasings[p]) for p in closest.tolist()) / 100
         scores = W_COVERAGE * coverage + W_CLOSENESS * best_close + W_FUZZ * ratio
         return list(zip(scores.tolist(), [self.entry_ids[e] for e in chosen.tolist()]))
