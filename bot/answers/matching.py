@@ -278,9 +278,10 @@ class Matcher:
         """The question's weights and postings; the last one's again for the same stems (`faq.py` asks `scores`
         and then `bm25` for one question: a memo of one, keyed by the stems)."""
         key = tuple(q_stems)
-        if self._last_question is None or self._last_question[0] != key:
-            self._last_question = (key, _Question(self, q_stems))
-        return self._last_question[1]
+        last = self._last_question  # read once: another thread may replace it meanwhile
+        if last is None or last[0] != key:
+            last = self._last_question = (key, _Question(self, q_stems))
+        return last[1]
 
     def bm25(self, q_stems: list[str], entry_ids: Iterable[str]) -> dict[str, float]:
         """Okapi BM25 of the question against each of `entry_ids` (questions, title, keywords and answer
@@ -356,7 +357,6 @@ class Matcher:
         # the closest phrasing of each entry; of equally close ones, its first
         at_best = np.flatnonzero(close == np.repeat(best_close, counts))
         closest = own[at_best[np.searchsorted(at_best, firsts)]]
-        # one cdist call: the same fuzz.ratio values as a call per phrasing, without a Python call each
         ratio = _floats(fuzz.ratio(question.sorted_text, self._phrasings[p]) for p in closest.tolist()) / 100
         scores = W_COVERAGE * coverage + W_CLOSENESS * best_close + W_FUZZ * ratio
         return list(zip(scores.tolist(), [self.entry_ids[e] for e in chosen.tolist()]))
