@@ -127,7 +127,7 @@ class FaqService:
             several = self._several(reading, threshold)
             if several is not None:
                 return several
-            # "... programs will see or not?": no part is clear and the last one is vague; the message is the question
+            # "... programs will see or not?": no part is clear and the main one is vague; the message is the question
             if _vague(reading.question, self.matcher.stems(reading.question)):
                 reading = Reading(reading.text, reading.parts, reading.text, reading.social)
         ranking = self.rank(reading)
@@ -198,15 +198,16 @@ class FaqService:
         top = ranked[0]
         kind = question_kind(reading.question)
         kinds = self._kinds.get(top.entry_id, frozenset())
+        runner_up_related = len(ranked) > 1 and self._related(top.entry_id, ranked[1].entry_id)
         signals = Signals(score=top.score, gap=top.score - (ranked[1].score if len(ranked) > 1 else 0.0),
                           lexical=lexical.get(top.entry_id, 0.0), semantic=semantic.get(top.entry_id, 0.0),
                           lexical_agrees=_is_best(top.entry_id, lexical), semantic_agrees=_is_best(top.entry_id, semantic),
                           kind_match=bool(kind and kind in kinds), kind_mismatch=bool(kind and kinds and kind not in kinds),
                           one_word=_topic_words(q_stems) <= 1,
                           bm25_agrees=_is_best(top.entry_id, bm25),
-                          runner_up_related=len(ranked) > 1 and self._related(top.entry_id, ranked[1].entry_id),
-                          next_two_related=len(ranked) > 2 and all(self._related(top.entry_id, c.entry_id)
-                                                                   for c in ranked[1:3]))
+                          runner_up_related=runner_up_related,
+                          next_two_related=runner_up_related and len(ranked) > 2
+                          and self._related(top.entry_id, ranked[2].entry_id))
         return Ranking(ranked, len(q_stems), signals)
 
     def _related(self, first: str, second: str) -> bool:

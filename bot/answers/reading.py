@@ -190,7 +190,8 @@ def read(text: str, remove_social: "SocialRemover") -> Reading:
         return Reading("", (), "", frozenset(social | {"greeting"}))  # "hi im from nigeria": a hello, not a question
     body = " ".join(kept_sentences)
     questions = _fold_bare_topics([s for s in kept_sentences if is_question(s)])
-    main = questions[0] if questions else body  # several: the first is usually the main one, later ones follow up ("also ...")
+    # of several questions the first is usually the main one; later ones follow up ("also ...")
+    main = questions[0] if questions else body
     if questions and len(questions) == 1 and len(normalize(questions[0]).split()) <= SHORT_QUESTION and len(kept_sentences) > 1:
         main = body  # "is it too late?" needs the backstory before it
     parts = tuple(questions[:MAX_PARTS]) if len(questions) >= 2 else ()

@@ -6,7 +6,7 @@ import json
 
 import sqlite_utils
 
-from bot.database import MIGRATIONS, CapabilityStore, Database
+from bot.database import MIGRATIONS, CapabilityStore
 from bot.markup import escape
 
 
@@ -28,24 +28,6 @@ class QuizStore(CapabilityStore):
 
     TABLES = ("quiz_sessions", "quiz_results")
 
-    def __init__(self, database: Database):
-        super().__init__(database)
-        self._with_session: set[tuple[str, str]] | None = None
-        """(platform, user) of every session row, read once and added to on every save, so a private message from
-        a user with no quiz needs no read of the table. Another process writing the same file (SQLite's
-        `data_version` tells) makes it read them again. Keys are never dropped (a delete may belong to a
-        transaction that rolls back): a user whose quiz ended is read as before."""
-        self._seen_version: int | None = None
-
-    def _may_have_session(self, platform: str, user_id: str) -> bool:
-        """False only when the user surely has no session (the rows' keys known, and theirs not among them)."""
-        version = self.db.execute("pragma data_version").fetchone()[0]
-        if self._with_session is None or version != self._seen_version:
-            self._with_session = {(platform_, user) for platform_, user in self.db.execute(
-                "select platform, user_id from quiz_sessions").fetchall()}
-            self._seen_version = version
-        return (platform, user_id) in self._with_session
-
     def user_data(self, platform: str, user_id: str) -> dict[str, object]:
         count = lambda table: int(self.db.execute(  # noqa: E731
             f"select count(*) from {table} where platform = ? and user_id = ?", [platform, user_id]).fetchone()[0])
@@ -64,10 +46,9 @@ class QuizStore(CapabilityStore):
     def stats(self) -> dict[str, int]:
         return {"quiz_results": int(self.db.execute("select count(*) from quiz_results").fetchone()[0])}
 
+
     def quiz_session(self, platform: str, user_id: str) -> dict | None:
         """The user's active quiz: quiz_id, question_id, answers (dict), history (list), updated_at."""
-        if not self._may_have_session(platform, user_id):
-            return None
         row = self.db.execute("select quiz_id, question_id, answers, history, updated_at from quiz_sessions "
                               "where platform = ? and user_id = ?", [platform, user_id]).fetchone()
         if row is None:
@@ -83,8 +64,6 @@ class QuizStore(CapabilityStore):
                 {"platform": platform, "user_id": user_id, "quiz_id": quiz_id, "question_id": question_id,
                  "answers": json.dumps(answers), "history": json.dumps(history), "updated_at": now},
                 pk=("platform", "user_id"))
-        if self._with_session is not None:
-            self._with_session.add((platform, user_id))
 
     def end_quiz_session(self, platform: str, user_id: str) -> None:
         with self.database.write():
