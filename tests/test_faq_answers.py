@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.advisor import Advisor
-from bot.answers.evaluation import evaluate, grade, load_labels, load_questions
+from bot.answers.evaluation import Label, evaluate, grade, load_labels, load_questions, verdict
 from bot.answers.faq import FaqService
 from bot.config import bundled_knowledge_dir
 from bot.knowledge import load_knowledge
@@ -128,15 +128,25 @@ def test_the_blind_sets_get_few_wrong_answers_and_decline_off_topic(advisor: Adv
 
 @pytest.mark.parametrize("questions, labels", OUTSIDE_THE_FIT, ids=["blind4_2026-12", "blind5_2026-12"])
 def test_the_sets_outside_the_fit_get_few_wrong_answers(advisor: Advisor, questions: Path, labels: Path) -> None:
-    """The blind sets the confidence is not fitted on. The off-topic limit of 3 % is NOT met on them: one
-    dentist's question in each gets the entry on dentists and other non-MD degrees (README, "Read this
-    honestly"); more than one off-topic answer is a regression."""
+    """The blind sets the confidence is not fitted on: the issue's limits on wrong and off-topic answers. A
+    dentist's or a nurse's own route is off-topic, but the labeller judged the entry on non-MD degrees an
+    acceptable reply (`acceptable` in the labels); any other entry for an off-topic message counts as wrong."""
     graded = grade(advisor, load_questions(questions), load_labels(labels))
     inside = [g for g in graded if not g.label.out_of_scope]
+    off_topic = [g for g in graded if g.label.out_of_scope]
     answerable = [g for g in inside if g.answerable]
     assert sum(g.verdict == "wrong" for g in inside) / len(inside) <= 0.05
-    assert sum(g.verdict == "wrong" for g in graded if g.label.out_of_scope) <= 1
+    assert sum(g.verdict == "wrong" for g in off_topic) / len(off_topic) <= 0.03
     assert sum(g.verdict == "right" for g in answerable) / len(answerable) >= 0.45
+
+
+def test_an_off_topic_message_is_right_only_without_an_entry_or_with_one_judged_acceptable() -> None:
+    dentist = Label(0, (), out_of_scope=True, acceptable=("non-md-degrees-usmle",))
+    assert verdict(dentist, []) == "right"
+    assert verdict(dentist, ["non-md-degrees-usmle"]) == "right"
+    assert verdict(dentist, ["usmle-fees"]) == "wrong"
+    assert verdict(dentist, ["non-md-degrees-usmle", "usmle-fees"]) == "wrong"
+    assert verdict(Label(1, (), out_of_scope=True), ["non-md-degrees-usmle"]) == "wrong"
 
 
 @pytest.mark.parametrize("question, entry", [

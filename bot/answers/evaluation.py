@@ -131,6 +131,8 @@ class Label:
     gap: str | None = None
     out_of_scope: bool = False
     tags: frozenset[str] = frozenset()  # "multi", "greeting", "long"
+    acceptable: tuple[str, ...] = ()  # out of scope, yet the labeller judged these entries an acceptable short
+    # reply (a dentist asking their route: the entry saying a dental degree does not lead to USMLE or residency)
 
 
 @dataclass
@@ -158,7 +160,7 @@ def load_labels(path: Path) -> dict[int, Label]:
         tags = frozenset(t for t in ("multi", "greeting", "long") if item.get(t))
         labels[int(item["i"])] = Label(int(item["i"]), tuple(item.get("entries") or ()),
                                        tuple(item.get("partial") or ()), item.get("gap"),
-                                       bool(item.get("out_of_scope")), tags)
+                                       bool(item.get("out_of_scope")), tags, tuple(item.get("acceptable") or ()))
     return labels
 
 
@@ -184,7 +186,7 @@ def answered_entries(outcome: Outcome) -> list[str]:
 def verdict(label: Label, answered: list[str]) -> str:
     """right, partial, wrong or declined: a reply's entries judged against an item's label."""
     if label.out_of_scope:
-        return "wrong" if answered else "right"
+        return "wrong" if answered and not all(e in label.acceptable for e in answered) else "right"
     if not answered:
         return "declined"
     if all(e in label.entries for e in answered):
@@ -210,7 +212,7 @@ def graded_table(graded: list[Graded]) -> str:
              "|---|---|---|---|---|---|---|",
              _row("answerable (the knowledge base holds the answer)", answerable),
              _row("all in-scope", inside),
-             _row("off-topic (right = not answered with an entry)", [g for g in graded if g.label.out_of_scope])]
+             _row("off-topic (right = no entry, or one the labeller judged acceptable)", [g for g in graded if g.label.out_of_scope])]
     for tag in ("long", "greeting", "multi"):
         lines.append(_row(f"in-scope, {tag}", [g for g in inside if tag in g.label.tags]))
     lines.append(_row("in-scope, none of those", plain))
@@ -232,7 +234,8 @@ def grading_lines(graded: list[Graded]) -> list[str]:
     lines = []
     for g in graded:
         got = ", ".join(g.entries) or (f"did you mean {', '.join(g.suggestions)}" if g.suggestions else g.kind)
-        want = "off-topic" if g.label.out_of_scope else (", ".join(g.label.entries) or f"gap: {g.label.gap}")
+        want = (f"off-topic (acceptable: {', '.join(g.label.acceptable)})" if g.label.acceptable else "off-topic") \
+            if g.label.out_of_scope else (", ".join(g.label.entries) or f"gap: {g.label.gap}")
         conf = f"{g.confidence:.2f}" if g.confidence is not None else "-"
         lines.append(f"| {g.label.index} | {g.verdict} | {conf} | {got} | {want} | {g.question.q[:60]!r} |")
     return lines
