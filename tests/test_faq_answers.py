@@ -22,7 +22,7 @@ BLIND2_LABELS = Path(__file__).parent / "eval" / "blind2_2026-12_labels.yaml"
 BLIND3 = Path(__file__).parent / "eval" / "blind3_2026-12.yaml"
 BLIND3_LABELS = Path(__file__).parent / "eval" / "blind3_2026-12_labels.yaml"
 OUTSIDE_THE_FIT = [(Path(__file__).parent / "eval" / f"{name}.yaml", Path(__file__).parent / "eval" / f"{name}_labels.yaml")
-                   for name in ("blind4_2026-12", "blind5_2026-12")]
+                   for name in ("blind4_2026-12", "blind5_2026-12", "blind6_2026-12")]
 
 
 @pytest.mark.parametrize("question, entry", [
@@ -126,7 +126,7 @@ def test_the_blind_sets_get_few_wrong_answers_and_decline_off_topic(advisor: Adv
     assert sum(g.verdict == "right" for g in answerable) / len(answerable) >= floor
 
 
-@pytest.mark.parametrize("questions, labels", OUTSIDE_THE_FIT, ids=["blind4_2026-12", "blind5_2026-12"])
+@pytest.mark.parametrize("questions, labels", OUTSIDE_THE_FIT, ids=["blind4_2026-12", "blind5_2026-12", "blind6_2026-12"])
 def test_the_sets_outside_the_fit_get_few_wrong_answers(advisor: Advisor, questions: Path, labels: Path) -> None:
     """The blind sets the confidence is not fitted on: the issue's limits on wrong and off-topic answers. A
     dentist's or a nurse's own route is off-topic, but the labeller judged the entry on non-MD degrees an
