@@ -12,17 +12,10 @@ from bot.answers.evaluation import Label, evaluate, grade, load_labels, load_que
 from bot.answers.faq import FaqService
 from bot.config import bundled_knowledge_dir
 from bot.knowledge import load_knowledge
+from tests.eval_sets import FITTED, OUTSIDE, LabelledSet
 
 DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "faq_dev.yaml"
 HOLDOUT = Path(__file__).parent / "eval" / "holdout.yaml"
-BLIND = Path(__file__).parent / "eval" / "blind_2026-12.yaml"
-BLIND_LABELS = Path(__file__).parent / "eval" / "blind_2026-12_labels.yaml"
-BLIND2 = Path(__file__).parent / "eval" / "blind2_2026-12.yaml"
-BLIND2_LABELS = Path(__file__).parent / "eval" / "blind2_2026-12_labels.yaml"
-BLIND3 = Path(__file__).parent / "eval" / "blind3_2026-12.yaml"
-BLIND3_LABELS = Path(__file__).parent / "eval" / "blind3_2026-12_labels.yaml"
-OUTSIDE_THE_FIT = [(Path(__file__).parent / "eval" / f"{name}.yaml", Path(__file__).parent / "eval" / f"{name}_labels.yaml")
-                   for name in ("blind4_2026-12", "blind5_2026-12", "blind6_2026-12")]
 
 
 @pytest.mark.parametrize("question, entry", [
@@ -109,35 +102,19 @@ def test_held_out_phrasing_meets_the_accuracy_targets(advisor: Advisor) -> None:
     assert report.false_answer_rate <= 0.05
 
 
-@pytest.mark.parametrize("questions, labels, floor", [(BLIND, BLIND_LABELS, 0.55), (BLIND2, BLIND2_LABELS, 0.55),
-                                                      (BLIND3, BLIND3_LABELS, 0.50)],
-                         ids=["blind_2026-12", "blind2_2026-12", "blind3_2026-12"])
-def test_the_blind_sets_get_few_wrong_answers_and_decline_off_topic(advisor: Advisor, questions: Path,
-                                                                    labels: Path, floor: float) -> None:
-    """Sets written by people who never saw the knowledge base, graded against labels judged by
-    reading: the limits the issue sets, and a floor that catches a regression (blind3, mostly long
-    messages with several questions, is answered right less often)."""
-    graded = grade(advisor, load_questions(questions), load_labels(labels))
+@pytest.mark.parametrize("labelled", [s for s in (*FITTED, *OUTSIDE) if s.questions.exists()], ids=lambda s: s.name)
+def test_the_blind_sets_get_few_wrong_answers_and_decline_off_topic(advisor: Advisor, labelled: LabelledSet) -> None:
+    """Sets written by people who never saw the knowledge base, graded against labels judged by reading
+    (the confidence is fitted on some, not on the newest): the issue's limits on wrong and off-topic
+    answers, and a floor that catches a regression. A dentist's or a nurse's own route is off-topic, but
+    its labeller may judge the entry on non-MD degrees an acceptable reply (`acceptable` in the labels)."""
+    graded = grade(advisor, load_questions(labelled.questions), load_labels(labelled.labels))
     inside = [g for g in graded if not g.label.out_of_scope]
     off_topic = [g for g in graded if g.label.out_of_scope]
     answerable = [g for g in inside if g.answerable]
     assert sum(g.verdict == "wrong" for g in inside) / len(inside) <= 0.05
     assert sum(g.verdict == "wrong" for g in off_topic) / len(off_topic) <= 0.03
-    assert sum(g.verdict == "right" for g in answerable) / len(answerable) >= floor
-
-
-@pytest.mark.parametrize("questions, labels", OUTSIDE_THE_FIT, ids=["blind4_2026-12", "blind5_2026-12", "blind6_2026-12"])
-def test_the_sets_outside_the_fit_get_few_wrong_answers(advisor: Advisor, questions: Path, labels: Path) -> None:
-    """The blind sets the confidence is not fitted on: the issue's limits on wrong and off-topic answers. A
-    dentist's or a nurse's own route is off-topic, but the labeller judged the entry on non-MD degrees an
-    acceptable reply (`acceptable` in the labels); any other entry for an off-topic message counts as wrong."""
-    graded = grade(advisor, load_questions(questions), load_labels(labels))
-    inside = [g for g in graded if not g.label.out_of_scope]
-    off_topic = [g for g in graded if g.label.out_of_scope]
-    answerable = [g for g in inside if g.answerable]
-    assert sum(g.verdict == "wrong" for g in inside) / len(inside) <= 0.05
-    assert sum(g.verdict == "wrong" for g in off_topic) / len(off_topic) <= 0.03
-    assert sum(g.verdict == "right" for g in answerable) / len(answerable) >= 0.45
+    assert sum(g.verdict == "right" for g in answerable) / len(answerable) >= labelled.floor
 
 
 def test_an_off_topic_message_is_right_only_without_an_entry_or_with_one_judged_acceptable() -> None:

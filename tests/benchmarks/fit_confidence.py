@@ -9,10 +9,10 @@ exactly as `img-advisor eval` grades the replies. Prints the fit per set, then w
     python tests/benchmarks/fit_confidence.py            # fit and write
     python tests/benchmarks/fit_confidence.py --dry-run  # fit and print only
 
-Sets: ../shared/eval/real_dev.yaml with tests/eval/real_dev_labels.yaml (blind, by
-others), and tests/eval/blind_2026-12.yaml, blind2_2026-12.yaml and blind3_2026-12.yaml with their
-labels (blind, each by a helper who never saw the knowledge base; labelled by another who read it).
-A set whose files are missing is skipped.
+Sets: `tests/eval_sets.py` FITTED: ../shared/eval/real_dev.yaml with tests/eval/real_dev_labels.yaml
+(blind, by others), and tests/eval/blind*_2026-12.yaml with their labels (blind, each by a helper who
+never saw the knowledge base; labelled by another who read it). The newest set (OUTSIDE) is not fitted
+on. A set whose files are missing is skipped.
 
 Beside them, the knowledge base teaches itself (`synthetic_samples`): each entry's
 phrasings are split in FOLDS; a held-out phrasing is asked of a base that keeps the
@@ -43,14 +43,9 @@ from bot.answers.faq import FaqService  # noqa: E402
 from bot.answers.reading import Reading, read  # noqa: E402
 from bot.config import bundled_knowledge_dir  # noqa: E402
 from bot.knowledge import KnowledgeBase, load_knowledge  # noqa: E402
+from tests.eval_sets import FITTED  # noqa: E402
 
-SETS = (("real_dev", ROOT.parent / "shared" / "eval" / "real_dev.yaml", ROOT / "tests" / "eval" / "real_dev_labels.yaml"),
-        ("blind_2026-12", ROOT / "tests" / "eval" / "blind_2026-12.yaml",
-         ROOT / "tests" / "eval" / "blind_2026-12_labels.yaml"),
-        ("blind2_2026-12", ROOT / "tests" / "eval" / "blind2_2026-12.yaml",
-         ROOT / "tests" / "eval" / "blind2_2026-12_labels.yaml"),
-        ("blind3_2026-12", ROOT / "tests" / "eval" / "blind3_2026-12.yaml",
-         ROOT / "tests" / "eval" / "blind3_2026-12_labels.yaml"))
+SETS = tuple((s.name, s.questions, s.labels) for s in FITTED)
 FOLDS = 5
 """Held-out folds of phrasings (positives) and of entries (negatives) in the synthetic examples."""
 WRONG_RATE = 0.045
