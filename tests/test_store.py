@@ -60,8 +60,8 @@ def test_the_delivery_queries_use_the_pending_index_and_a_confirm_touches_no_ind
 
 
 def test_a_quiz_started_by_another_process_is_seen(tmp_path: Path) -> None:
-    # the quiz store remembers which users have a session, to skip the read for everyone else; a session
-    # written through another connection to the same file (another process) must still be found
+    # a session written through another connection to the same file (another process) must be found: the
+    # store keeps no per-process memo of who has a session (one was tried, and taken out for this reason)
     path = tmp_path / "shared.db"
     here, there = QuizStore(Database.open(path)), QuizStore(Database.open(path))
     assert here.quiz_session("telegram", "7") is None  # the keys are now known here
