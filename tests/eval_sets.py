@@ -33,8 +33,9 @@ REAL_DEV = LabelledSet("real_dev", Path(__file__).resolve().parents[2] / "shared
 """Lives outside the repository (../shared); skipped where it is missing."""
 
 FITTED = (REAL_DEV, _blind("blind_2026-12", 0.55), _blind("blind2_2026-12", 0.55), _blind("blind3_2026-12", 0.50),
-          _blind("blind4_2026-12", 0.50), _blind("blind5_2026-12", 0.45), _blind("blind6_2026-12", 0.45))
+          _blind("blind4_2026-12", 0.50), _blind("blind5_2026-12", 0.45), _blind("blind6_2026-12", 0.45),
+          _blind("blind7_2026-12", 0.45))
 """Fitted on; blind3 and blind4 are mostly long messages with several questions, answered right less often."""
 
-OUTSIDE = (_blind("blind7_2026-12", 0.45),)
+OUTSIDE = (_blind("blind8_2026-12", 0.45),)
 """Not fitted on: graded as it arrived in `*_grading_on_arrival.md`."""

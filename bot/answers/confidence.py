@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FEATURES = ("score", "gap", "lexical", "semantic", "lexical_agrees", "semantic_agrees", "kind_match",
-            "kind_mismatch", "one_word", "bm25_agrees", "runner_up_related", "next_two_related")
+            "kind_mismatch", "one_word", "bm25_agrees", "runner_up_related", "next_two_related", "semantic_gap",
+            "bm25_gap", "topic_words")
 """The signals, in the order of the model's weights."""
 
 MODEL_FILE = Path(__file__).with_name("confidence.json")
@@ -41,6 +42,10 @@ class Signals:
     runner_up_related: bool = False  # the runner-up is in its `related` list, or it is in the runner-up's:
     # a close second then means a neighbourhood of entries, not a confusion (fitted: +0.49)
     next_two_related: bool = False  # the second and the third both are (fitted: +0.46 more)
+    semantic_gap: float = 0.0  # its semantic similarity minus the best other entry's (negative when another is closer)
+    bm25_gap: float = 0.0  # the same for BM25, as a share of the best BM25 score
+    topic_words: float = 0.0  # how many topic words the question has, over 10 (at most 1): a longer question
+    # that still finds its entry is more telling than a short one
 
     def vector(self) -> list[float]:
         return [float(getattr(self, name)) for name in FEATURES]
@@ -65,7 +70,8 @@ class ConfidenceModel:
                            "answer_at": self.answer_at, "suggest_at": self.suggest_at}, indent=2) + "\n"
 
 
-DEFAULT = ConfidenceModel(weights=(6.0, 4.0, 0.0, 0.0, 0.5, 0.5, 0.5, -0.5, -1.0, 0.0, 0.0, 0.0), bias=-4.0, answer_at=0.6,
+DEFAULT = ConfidenceModel(weights=(6.0, 4.0, 0.0, 0.0, 0.5, 0.5, 0.5, -0.5, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0), bias=-4.0,
+                          answer_at=0.6,
                           suggest_at=0.3)
 """Used only when confidence.json is missing: roughly the old fixed thresholds."""
 

@@ -32,6 +32,8 @@ more ("what is an observership") is then answered though it has one topic word; 
 SUGGEST_WITHIN = 0.25
 """"Did you mean" offers the entries scoring within this of the best one."""
 SHORTLIST = 12
+TOPIC_WORDS_CAP = 10
+"""The confidence's `topic_words` signal counts topic words up to this many."""
 SHORT_PART = 2
 """A question of a message with at most this many topic words is read with the whole message as context."""
 PART_MARGIN = 0.2
@@ -209,7 +211,9 @@ class FaqService:
                           bm25_agrees=_is_best(top.entry_id, bm25),
                           runner_up_related=runner_up_related,
                           next_two_related=runner_up_related and len(ranked) > 2
-                          and self._related(top.entry_id, ranked[2].entry_id))
+                          and self._related(top.entry_id, ranked[2].entry_id),
+                          semantic_gap=_lead(top.entry_id, semantic), bm25_gap=_lead(top.entry_id, bm25, relative=True),
+                          topic_words=min(_topic_words(q_stems), TOPIC_WORDS_CAP) / TOPIC_WORDS_CAP)
         return Ranking(ranked, len(q_stems), signals)
 
     def _related(self, first: str, second: str) -> bool:
@@ -318,6 +322,17 @@ def _is_best(entry_id: str, scores: dict[str, float]) -> bool:
     depends on the order of a set, and so would differ from one process to the next). Best of nothing is
     no agreement: "qwertyuiop" shares no word with any entry, and every BM25 score is 0."""
     return scores.get(entry_id, 0.0) > 0.0 and scores[entry_id] >= max(scores.values())
+
+
+def _lead(entry_id: str, scores: dict[str, float], relative: bool = False) -> float:
+    """How far `entry_id`'s score is ahead of the best other entry's (negative when behind), or as a share of
+    the best score with `relative`."""
+    own = scores.get(entry_id, 0.0)
+    others = max((s for e, s in scores.items() if e != entry_id), default=0.0)
+    best = max(own, others)
+    if relative:
+        return (own - others) / best if best > 0 else 0.0
+    return own - others
 
 
 def _vague(question: str, stems: list[str]) -> bool:

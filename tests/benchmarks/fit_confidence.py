@@ -166,12 +166,12 @@ def with_model(faq: FaqService, w: np.ndarray, b: float, threshold: float) -> Fa
 def lowest_threshold(faq: FaqService, w: np.ndarray, b: float, sets: list[str], budget: float) -> float:
     """The lowest answer threshold at which, on every named set, wrong answers stay within `budget` of its
     in-scope items and off-topic answers within OFF_TOPIC_RATE, graded as `img-advisor eval` grades."""
-    for t in np.arange(0.30, 0.71, 0.01):
+    for t in np.arange(0.30, 0.96, 0.01):
         counts = graded(with_model(faq, w, b, t), sets)
         if all(wrong <= budget * inside and answered_off <= OFF_TOPIC_RATE * off
                for _, wrong, inside, answered_off, off in counts.values()):
             return round(float(t), 2)
-    return 0.71
+    return 0.96
 
 
 def fit(x: np.ndarray, y: np.ndarray, steps: int = 50) -> tuple[np.ndarray, float]:
