@@ -10,6 +10,8 @@ bot answers with lexical matching alone (and logs it once).
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +21,11 @@ log = logging.getLogger(__name__)
 
 RECENT = 4
 """Texts whose per-entry similarities are kept for the next calls (one message's question and whole text)."""
+TOKEN_MEMO_BYTES = 64 << 20
+"""Memory for the tokens' similarity columns (`SemanticIndex._products`): 2,600 tokens of the 6,300-phrasing
+base, more than the 2,100 distinct tokens of every labelled question together; the least recently used go first."""
+MIN_TOKEN_MEMO = 256
+"""Tokens kept at least, however large the knowledge base (a long message has a few hundred)."""
 
 _MODEL = None
 _MISSING = False
@@ -192,6 +199,12 @@ class SemanticIndex:
         self._vectors = _embedded(model, texts) if texts else np.zeros((0, 256), dtype=np.float32)
         self._position = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         self._model = model
+        # token id -> its row of _columns (the phrasings' similarity to the token's embedding), least recent first;
+        # np.empty takes the memory from the system only as rows are written
+        self._slots: OrderedDict[int, int] = OrderedDict()
+        rows = max(MIN_TOKEN_MEMO, TOKEN_MEMO_BYTES // max(4 * len(self._vectors), 1))
+        self._columns = np.empty((rows, len(self._vectors)), dtype=np.float32)
+        self._columns_lock = threading.Lock()
 
     def _embed_one(self, text: str):  # noqa: ANN202 - a numpy vector
         """`model.embed([text], norm=True)[0]` as float32, bit for bit, without its per-call batching overhead
@@ -201,11 +214,53 @@ class SemanticIndex:
         np, model = self._np, self._model
         if getattr(model, "binary", False):
             return model.embed([text], norm=True)[0].astype(np.float32)
+        return self._pooled(self._token_ids(text))[0]
+
+    def _token_ids(self, text: str):  # noqa: ANN202 - a numpy vector
+        """The token ids of `text` as WordLlama embeds them (clipped to its matrix)."""
+        np, model = self._np, self._model
         ids = np.array(model.tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.int64)
-        ids = np.minimum(np.maximum(ids, 0), model.embedding.shape[0] - 1)
-        summed = np.add.reduce(model.embedding[ids], axis=0, dtype=np.float32)
+        return np.minimum(np.maximum(ids, 0), model.embedding.shape[0] - 1)
+
+    def _pooled(self, ids):  # noqa: ANN001, ANN202 - numpy values
+        """The unit vector of tokens `ids` (their mean, normalised), with its norm before normalising."""
+        np = self._np
+        summed = np.add.reduce(self._model.embedding[ids], axis=0, dtype=np.float32)
         pooled = summed / np.float32(max(len(ids), 1))
-        return pooled / np.sqrt(np.add.reduce(pooled * pooled))
+        norm = np.sqrt(np.add.reduce(pooled * pooled))
+        return pooled / norm, norm
+
+    def _products(self, text: str):  # noqa: ANN202 - a numpy vector
+        """The cosine similarity of `text` to every phrasing.
+
+        The product of the phrasings' matrix by the question's unit vector reads the whole matrix (5-6 MB:
+        most of a semantic step, bound by memory); it is linear in the question's token embeddings, so it is
+        the sum of each token's own product with the matrix, divided by the tokens' count and the mean's
+        norm. Those per-token columns are kept (TOKEN_MEMO_BYTES, the least recently used go first): a
+        question of known tokens adds a dozen columns instead of reading the matrix. Each column is one
+        matrix-vector product of its own, whatever else is asked, so a text's similarities do not depend
+        on what came before; they differ from the direct product in the last bits of float32 only.
+        """
+        np = self._np
+        if getattr(self._model, "binary", False):
+            return self._vectors @ self._embed_one(text)
+        ids = self._token_ids(text)
+        tokens = ids.tolist()
+        unique = dict.fromkeys(tokens)
+        if not unique or len(unique) > len(self._columns):  # no token (a NaN vector, as the model's), or too many
+            return self._vectors @ self._pooled(ids)[0]
+        slots = self._slots
+        with self._columns_lock:
+            for token in unique:  # the text's known tokens become the most recent: no new one evicts them
+                if token in slots:
+                    slots.move_to_end(token)
+            for token in unique:
+                if token not in slots:
+                    slot = len(slots) if len(slots) < len(self._columns) else slots.popitem(last=False)[1]
+                    np.matmul(self._vectors, self._model.embedding[token], out=self._columns[slot])
+                    slots[token] = slot
+            summed = np.add.reduce(self._columns[[slots[t] for t in tokens]], axis=0)
+        return summed / np.float32(len(ids)) / self._pooled(ids)[1]
 
     def prime(self, texts: list[str]) -> None:
         """Compare texts (a question and its whole message) with every phrasing, keeping the latest few
@@ -216,9 +271,8 @@ class SemanticIndex:
             return
         if len(self._recent) + len(todo) > RECENT:
             self._recent.clear()
-        for text in todo:  # one matrix-vector product each: BLAS multiplies two columns at once 3x slower here
-            products = self._vectors @ self._embed_one(self._prepare(text))
-            self._recent[text] = np.maximum.reduceat(products, self._starts)
+        for text in todo:
+            self._recent[text] = np.maximum.reduceat(self._products(self._prepare(text)), self._starts)
 
     def similarities(self, text: str, among: set[str], best: int) -> dict[str, float]:
         """Entry id -> best similarity (0..1, negatives as 0) of `text` to the entry's phrasings,
