@@ -82,7 +82,7 @@ def test_similarities_from_token_columns_match_the_direct_product_whatever_came_
     monkeypatch.setattr(semantic, "TOKEN_MEMO_BYTES", 0)  # a memo of 64 tokens: evictions all along
     monkeypatch.setattr(semantic, "MIN_TOKEN_MEMO", 64)
     small = semantic.SemanticIndex(entries)
-    assert len(small._columns) == 64
+    assert len(small._memo) == 64
     for text, products in zip(reversed(texts), reversed(first)):  # other order, other evictions: bit for bit
         assert np.array_equal(small._products(text), products, equal_nan=True), text
     assert len(small._slots) == 64

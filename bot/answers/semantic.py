@@ -199,12 +199,12 @@ class SemanticIndex:
         self._vectors = _embedded(model, texts) if texts else np.zeros((0, 256), dtype=np.float32)
         self._position = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         self._model = model
-        # token id -> its row of _columns (the phrasings' similarity to the token's embedding), least recent first;
-        # np.empty takes the memory from the system only as rows are written
+        # token id -> its row of _memo, least recent first: the phrasings' similarities to the token's embedding,
+        # then that embedding (float32); np.empty takes the memory from the system only as rows are written
         self._slots: OrderedDict[int, int] = OrderedDict()
-        rows = max(MIN_TOKEN_MEMO, TOKEN_MEMO_BYTES // max(4 * len(self._vectors), 1))
-        self._columns = np.empty((rows, len(self._vectors)), dtype=np.float32)
-        self._columns_lock = threading.Lock()
+        width = len(self._vectors) + model.embedding.shape[1]
+        self._memo = np.empty((max(MIN_TOKEN_MEMO, TOKEN_MEMO_BYTES // (4 * width)), width), dtype=np.float32)
+        self._memo_lock = threading.Lock()
 
     def _embed_one(self, text: str):  # noqa: ANN202 - a numpy vector
         """`model.embed([text], norm=True)[0]` as float32, bit for bit, without its per-call batching overhead
@@ -214,21 +214,11 @@ class SemanticIndex:
         np, model = self._np, self._model
         if getattr(model, "binary", False):
             return model.embed([text], norm=True)[0].astype(np.float32)
-        return self._pooled(self._token_ids(text))[0]
-
-    def _token_ids(self, text: str):  # noqa: ANN202 - a numpy vector
-        """The token ids of `text` as WordLlama embeds them (clipped to its matrix)."""
-        np, model = self._np, self._model
         ids = np.array(model.tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.int64)
-        return np.minimum(np.maximum(ids, 0), model.embedding.shape[0] - 1)
-
-    def _pooled(self, ids):  # noqa: ANN001, ANN202 - numpy values
-        """The unit vector of tokens `ids` (their mean, normalised), with its norm before normalising."""
-        np = self._np
-        summed = np.add.reduce(self._model.embedding[ids], axis=0, dtype=np.float32)
+        ids = np.minimum(np.maximum(ids, 0), model.embedding.shape[0] - 1)
+        summed = np.add.reduce(model.embedding[ids], axis=0, dtype=np.float32)
         pooled = summed / np.float32(max(len(ids), 1))
-        norm = np.sqrt(np.add.reduce(pooled * pooled))
-        return pooled / norm, norm
+        return pooled / np.sqrt(np.add.reduce(pooled * pooled))
 
     def _products(self, text: str):  # noqa: ANN202 - a numpy vector
         """The cosine similarity of `text` to every phrasing.
@@ -236,31 +226,35 @@ class SemanticIndex:
         The product of the phrasings' matrix by the question's unit vector reads the whole matrix (5-6 MB:
         most of a semantic step, bound by memory); it is linear in the question's token embeddings, so it is
         the sum of each token's own product with the matrix, divided by the tokens' count and the mean's
-        norm. Those per-token columns are kept (TOKEN_MEMO_BYTES, the least recently used go first): a
-        question of known tokens adds a dozen columns instead of reading the matrix. Each column is one
-        matrix-vector product of its own, whatever else is asked, so a text's similarities do not depend
-        on what came before; they differ from the direct product in the last bits of float32 only.
+        norm. Those per-token columns are kept with the tokens' embeddings (TOKEN_MEMO_BYTES, the least
+        recently used go first): a question of known tokens adds a dozen rows of the memo instead of
+        reading the matrix. Each column is one matrix-vector product of its own, whatever else is asked,
+        so a text's similarities do not depend on what came before; they differ from the direct product
+        in the last bits of float32 only.
         """
-        np = self._np
-        if getattr(self._model, "binary", False):
-            return self._vectors @ self._embed_one(text)
-        ids = self._token_ids(text)
-        tokens = ids.tolist()
+        np, model = self._np, self._model
+        tokens = model.tokenizer.encode(text, add_special_tokens=False).ids
         unique = dict.fromkeys(tokens)
-        if not unique or len(unique) > len(self._columns):  # no token (a NaN vector, as the model's), or too many
-            return self._vectors @ self._pooled(ids)[0]
-        slots = self._slots
-        with self._columns_lock:
+        if getattr(model, "binary", False) or not unique or len(unique) > len(self._memo):
+            return self._vectors @ self._embed_one(text)  # no token: a NaN vector, as the model's
+        last = model.embedding.shape[0] - 1
+        if min(unique) < 0 or max(unique) > last:
+            return self._vectors @ self._embed_one(text)
+        count, slots = len(self._vectors), self._slots
+        with self._memo_lock:
             for token in unique:  # the text's known tokens become the most recent: no new one evicts them
                 if token in slots:
                     slots.move_to_end(token)
             for token in unique:
                 if token not in slots:
-                    slot = len(slots) if len(slots) < len(self._columns) else slots.popitem(last=False)[1]
-                    np.matmul(self._vectors, self._model.embedding[token], out=self._columns[slot])
+                    slot = len(slots) if len(slots) < len(self._memo) else slots.popitem(last=False)[1]
+                    row = self._memo[slot]
+                    row[count:] = model.embedding[token]
+                    np.matmul(self._vectors, row[count:], out=row[:count])
                     slots[token] = slot
-            summed = np.add.reduce(self._columns[[slots[t] for t in tokens]], axis=0)
-        return summed / np.float32(len(ids)) / self._pooled(ids)[1]
+            summed = np.add.reduce(self._memo[[slots[t] for t in tokens]], axis=0)
+        pooled = summed[count:] / np.float32(len(tokens))  # as `_embed_one` sums and scales the embeddings
+        return summed[:count] / np.float32(len(tokens)) / np.sqrt(np.add.reduce(pooled * pooled))
 
     def prime(self, texts: list[str]) -> None:
         """Compare texts (a question and its whole message) with every phrasing, keeping the latest few
