@@ -252,7 +252,10 @@ class SemanticIndex:
                     row[count:] = model.embedding[token]
                     np.matmul(self._vectors, row[count:], out=row[:count])
                     slots[token] = slot
-            summed = np.add.reduce(self._memo[[slots[t] for t in tokens]], axis=0)
+            memo = self._memo
+            summed = memo[slots[tokens[0]]].copy()
+            for token in tokens[1:]:  # the rows added in place, in order: one pass over each, no gathered copy
+                summed += memo[slots[token]]
         pooled = summed[count:] / np.float32(len(tokens))  # as `_embed_one` sums and scales the embeddings
         return summed[:count] / np.float32(len(tokens)) / np.sqrt(np.add.reduce(pooled * pooled))
 
