@@ -21,11 +21,14 @@ log = logging.getLogger(__name__)
 
 RECENT = 4
 """Texts whose per-entry similarities are kept for the next calls (one message's question and whole text)."""
-TOKEN_MEMO_BYTES = 64 << 20
-"""Memory for the tokens' similarity columns (`SemanticIndex._products`): 2,600 tokens of the 6,300-phrasing
-base, more than the 2,100 distinct tokens of every labelled question together; the least recently used go first."""
-MIN_TOKEN_MEMO = 256
-"""Tokens kept at least, however large the knowledge base (a long message has a few hundred)."""
+TOKEN_MEMO = 3072
+"""Tokens whose similarity columns are kept (`SemanticIndex._products`; the least recently used go first): all
+the labelled questions together have 2,145 distinct tokens. A token not kept costs one product with the whole
+matrix, what a question cost before; a memo much smaller than the questions' vocabulary misses about one token
+a question (1,024 tokens: two), and would be slower than no memo."""
+TOKEN_MEMO_BYTES = 128 << 20
+"""The most the memo may take: 3,072 tokens of a base of up to 10,000 phrasings (80 MB for the shipped 6,300).
+A larger base (a 2,000-entry one has about 39,000) keeps no memo and multiplies its matrix by every question."""
 
 _MODEL = None
 _MISSING = False
@@ -203,7 +206,8 @@ class SemanticIndex:
         # then that embedding (float32); np.empty takes the memory from the system only as rows are written
         self._slots: OrderedDict[int, int] = OrderedDict()
         width = len(self._vectors) + model.embedding.shape[1]
-        self._memo = np.empty((max(MIN_TOKEN_MEMO, TOKEN_MEMO_BYTES // (4 * width)), width), dtype=np.float32)
+        kept = TOKEN_MEMO if TOKEN_MEMO * width * 4 <= TOKEN_MEMO_BYTES else 0
+        self._memo = np.empty((kept, width), dtype=np.float32)
         self._memo_lock = threading.Lock()
 
     def _embed_one(self, text: str):  # noqa: ANN202 - a numpy vector
@@ -226,17 +230,17 @@ class SemanticIndex:
         The product of the phrasings' matrix by the question's unit vector reads the whole matrix (5-6 MB:
         most of a semantic step, bound by memory); it is linear in the question's token embeddings, so it is
         the sum of each token's own product with the matrix, divided by the tokens' count and the mean's
-        norm. Those per-token columns are kept with the tokens' embeddings (TOKEN_MEMO_BYTES, the least
-        recently used go first): a question of known tokens adds a dozen rows of the memo instead of
-        reading the matrix. Each column is one matrix-vector product of its own, whatever else is asked,
-        so a text's similarities do not depend on what came before; they differ from the direct product
-        in the last bits of float32 only.
+        norm. Those per-token columns are kept with the tokens' embeddings (TOKEN_MEMO, the least recently
+        used go first): a question of known tokens adds a dozen rows of the memo instead of reading the
+        matrix. Each column is one matrix-vector product of its own, whatever else is asked (a product of
+        several columns at once gives other last bits for other batches), so a text's similarities do not
+        depend on what came before; they differ from the direct product in the last bits of float32 only.
         """
         np, model = self._np, self._model
         tokens = model.tokenizer.encode(text, add_special_tokens=False).ids
         unique = dict.fromkeys(tokens)
         if getattr(model, "binary", False) or not unique or len(unique) > len(self._memo):
-            return self._vectors @ self._embed_one(text)  # no token: a NaN vector, as the model's
+            return self._vectors @ self._embed_one(text)  # no memo, or no token (a NaN vector, as the model's)
         last = model.embedding.shape[0] - 1
         if min(unique) < 0 or max(unique) > last:
             return self._vectors @ self._embed_one(text)
