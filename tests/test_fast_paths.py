@@ -69,6 +69,29 @@ def test_one_question_embeds_bit_for_bit_as_the_model_does(kb: KnowledgeBase) ->
         assert np.array_equal(index._embed_one(text), expected, equal_nan=True), text
 
 
+def test_similarities_from_token_columns_match_the_direct_product_whatever_came_before(
+        kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = list(kb.entries.values())
+    index = semantic.SemanticIndex(entries)
+    if not index.available:
+        pytest.skip("WordLlama is not installed")
+    texts = [e.questions[0] for e in entries[:40]] + SAMPLES[:-2] + ["what is an observership", "fees fees fees?"]
+    first = [index._products(text) for text in texts]
+    for text, products in zip(texts, first):  # the same numbers as the matrix by the question's unit vector
+        assert np.allclose(products, index._vectors @ index._embed_one(text), rtol=0, atol=2e-6), text
+    monkeypatch.setattr(semantic, "TOKEN_MEMO", 64)  # a memo of 64 tokens: evictions all along
+    small = semantic.SemanticIndex(entries)
+    assert len(small._memo) == 64
+    for text, products in zip(reversed(texts), reversed(first)):  # other order, other evictions: bit for bit
+        assert np.array_equal(small._products(text), products, equal_nan=True), text
+    assert len(small._slots) == 64
+    monkeypatch.setattr(semantic, "TOKEN_MEMO_BYTES", 64 * 4 * 1000)  # too small a budget for this base: no memo
+    direct = semantic.SemanticIndex(entries)
+    assert len(direct._memo) == 0
+    for text in texts:
+        assert np.array_equal(direct._products(text), direct._vectors @ direct._embed_one(text), equal_nan=True)
+
+
 def test_the_model_read_from_its_files_is_the_one_wordllama_loads() -> None:
     model = semantic._model()
     if model is None:

@@ -118,3 +118,16 @@ def test_an_abbreviation_that_is_also_thanks_is_thanks_only_when_nothing_is_aske
     social = SocialRemover({"thanks": ["thanks", "ty"]}, frozenset({"ty"}))
     assert read("ty sir", social).only_social
     assert "ty" in read("is ty good for img before IM?", social).question
+
+
+def test_skipping_groups_whose_first_words_begin_no_word_removes_what_searching_them_all_removes() -> None:
+    phrases = {"greeting": ["hi", "hello", "good morning", "assalam o alaikum"], "thanks": ["thanks", "thank you", "ty"],
+               "chatter": ["lol", "bye", "see you"]}
+    fast = SocialRemover(phrases, frozenset({"ty"}))
+    slow = SocialRemover(phrases, frozenset({"ty"}))
+    slow._patterns = [(kind, pattern, only_if, None) for kind, pattern, only_if, _ in slow._patterns]
+    sentences = ["hi", "Hi, which exam first?", "HELLO doctor", "goodmorning all", "good  morning sir!", "thankyou",
+                 "this is it", "ty", "is ty ok?", "lol.bye", "seeyou", "ohio hello", "hello,thanks", "x-hi thanks",
+                 "'hi' she said", "high fees", "Thanks!! what now?", "ÀB hello", "bye, see you tomorrow"]
+    for sentence in sentences:
+        assert fast(sentence) == slow(sentence), sentence

@@ -207,20 +207,30 @@ class SocialRemover:
     """
 
     def __init__(self, phrases: dict[str, list[str]], abbreviations: frozenset[str] = frozenset()):
-        self._patterns: list[tuple[str, re.Pattern[str], bool]] = []
+        # per group of phrases: its kind, pattern, whether only a sentence asking nothing loses them, and the
+        # first words of its phrases, lowercased (None when one is not ASCII letters, digits, _ or ': no shortcut)
+        self._patterns: list[tuple[str, re.Pattern[str], bool, tuple[str, ...] | None]] = []
         for kind, words in phrases.items():
             ordered = sorted({w.strip() for w in words if w.strip()}, key=len, reverse=True)
             plain = [w for w in ordered if w.lower() not in abbreviations]
             ambiguous = [w for w in ordered if w.lower() in abbreviations]
             for group, only_if_nothing_asked in ((plain, False), (ambiguous, True)):
                 if group:
-                    self._patterns.append((kind, _social_pattern(group), only_if_nothing_asked))
+                    firsts = tuple(dict.fromkeys(w.split()[0].lower() for w in group))
+                    self._patterns.append((kind, _social_pattern(group), only_if_nothing_asked,
+                                           firsts if all(_WORD.fullmatch(f) for f in firsts) else None))
 
     def __call__(self, sentence: str) -> tuple[str, set[str]]:
         found: set[str] = set()
         rest = sentence
         asks: bool | None = None  # read only when an ambiguous phrase needs it (most bases have one or none)
-        for kind, pattern, only_if_nothing_asked in self._patterns:
+        # a phrase starts where a word starts (nothing of [\w'] before it): in ASCII text (where IGNORECASE is
+        # `lower`) a group whose first words begin no word is skipped unsearched (its search tries every phrase
+        # at every position: most of reading a message)
+        words = _WORD.findall(sentence.lower()) if sentence.isascii() else None
+        for kind, pattern, only_if_nothing_asked, firsts in self._patterns:
+            if words is not None and firsts is not None and not any(word.startswith(firsts) for word in words):
+                continue
             if only_if_nothing_asked:
                 asks = is_question(sentence) if asks is None else asks
                 if asks:
@@ -228,7 +238,12 @@ class SocialRemover:
             rest, count = pattern.subn(" ", rest)
             if count:
                 found.add(kind)
-        return re.sub(r"\s{2,}", " ", rest).strip(), found
+        return _SPACE_RUN.sub(" ", rest).strip(), found
+
+
+_SPACE_RUN = re.compile(r"\s{2,}")
+_WORD = re.compile(r"[A-Za-z0-9_']+")
+"""A word as the social patterns' edges see one in ASCII text (their `[\\w']`)."""
 
 
 def _social_pattern(phrases: list[str]) -> re.Pattern[str]:

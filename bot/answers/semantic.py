@@ -10,6 +10,8 @@ bot answers with lexical matching alone (and logs it once).
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +21,14 @@ log = logging.getLogger(__name__)
 
 RECENT = 4
 """Texts whose per-entry similarities are kept for the next calls (one message's question and whole text)."""
+TOKEN_MEMO = 3072
+"""Tokens whose similarity columns are kept (`SemanticIndex._products`; the least recently used go first): all
+the labelled questions together have 2,145 distinct tokens. A token not kept costs one product with the whole
+matrix, what a question cost before; a memo much smaller than the questions' vocabulary misses about one token
+a question (1,024 tokens: two), and would be slower than no memo."""
+TOKEN_MEMO_BYTES = 128 << 20
+"""The most the memo may take: 3,072 tokens of a base of up to 10,000 phrasings (80 MB for the shipped 6,300).
+A larger base (a 2,000-entry one has about 39,000) keeps no memo and multiplies its matrix by every question."""
 
 _MODEL = None
 _MISSING = False
@@ -192,6 +202,13 @@ class SemanticIndex:
         self._vectors = _embedded(model, texts) if texts else np.zeros((0, 256), dtype=np.float32)
         self._position = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         self._model = model
+        # token id -> its row of _memo, least recent first: the phrasings' similarities to the token's embedding,
+        # then that embedding (float32); np.empty takes the memory from the system only as rows are written
+        self._slots: OrderedDict[int, int] = OrderedDict()
+        width = len(self._vectors) + model.embedding.shape[1]
+        kept = TOKEN_MEMO if TOKEN_MEMO * width * 4 <= TOKEN_MEMO_BYTES else 0
+        self._memo = np.empty((kept, width), dtype=np.float32)
+        self._memo_lock = threading.Lock()
 
     def _embed_one(self, text: str):  # noqa: ANN202 - a numpy vector
         """`model.embed([text], norm=True)[0]` as float32, bit for bit, without its per-call batching overhead
@@ -207,6 +224,45 @@ class SemanticIndex:
         pooled = summed / np.float32(max(len(ids), 1))
         return pooled / np.sqrt(np.add.reduce(pooled * pooled))
 
+    def _products(self, text: str):  # noqa: ANN202 - a numpy vector
+        """The cosine similarity of `text` to every phrasing.
+
+        The product of the phrasings' matrix by the question's unit vector reads the whole matrix (5-6 MB:
+        most of a semantic step, bound by memory); it is linear in the question's token embeddings, so it is
+        the sum of each token's own product with the matrix, divided by the tokens' count and the mean's
+        norm. Those per-token columns are kept with the tokens' embeddings (TOKEN_MEMO, the least recently
+        used go first): a question of known tokens adds a dozen rows of the memo instead of reading the
+        matrix. Each column is one matrix-vector product of its own, whatever else is asked (a product of
+        several columns at once gives other last bits for other batches), so a text's similarities do not
+        depend on what came before; they differ from the direct product in the last bits of float32 only.
+        """
+        np, model = self._np, self._model
+        tokens = model.tokenizer.encode(text, add_special_tokens=False).ids
+        unique = dict.fromkeys(tokens)
+        if getattr(model, "binary", False) or not unique or len(unique) > len(self._memo):
+            return self._vectors @ self._embed_one(text)  # no memo, or no token (a NaN vector, as the model's)
+        last = model.embedding.shape[0] - 1
+        if min(unique) < 0 or max(unique) > last:
+            return self._vectors @ self._embed_one(text)
+        count, slots = len(self._vectors), self._slots
+        with self._memo_lock:
+            for token in unique:  # the text's known tokens become the most recent: no new one evicts them
+                if token in slots:
+                    slots.move_to_end(token)
+            for token in unique:
+                if token not in slots:
+                    slot = len(slots) if len(slots) < len(self._memo) else slots.popitem(last=False)[1]
+                    row = self._memo[slot]
+                    row[count:] = model.embedding[token]
+                    np.matmul(self._vectors, row[count:], out=row[:count])
+                    slots[token] = slot
+            memo = self._memo
+            summed = memo[slots[tokens[0]]].copy()
+            for token in tokens[1:]:  # the rows added in place, in order: one pass over each, no gathered copy
+                summed += memo[slots[token]]
+        pooled = summed[count:] / np.float32(len(tokens))  # as `_embed_one` sums and scales the embeddings
+        return summed[:count] / np.float32(len(tokens)) / np.sqrt(np.add.reduce(pooled * pooled))
+
     def prime(self, texts: list[str]) -> None:
         """Compare texts (a question and its whole message) with every phrasing, keeping the latest few
         results for the similarities asked for next."""
@@ -216,9 +272,8 @@ class SemanticIndex:
             return
         if len(self._recent) + len(todo) > RECENT:
             self._recent.clear()
-        for text in todo:  # one matrix-vector product each: BLAS multiplies two columns at once 3x slower here
-            products = self._vectors @ self._embed_one(self._prepare(text))
-            self._recent[text] = np.maximum.reduceat(products, self._starts)
+        for text in todo:
+            self._recent[text] = np.maximum.reduceat(self._products(self._prepare(text)), self._starts)
 
     def similarities(self, text: str, among: set[str], best: int) -> dict[str, float]:
         """Entry id -> best similarity (0..1, negatives as 0) of `text` to the entry's phrasings,
