@@ -203,17 +203,18 @@ class FaqService:
         kind = question_kind(reading.question)
         kinds = self._kinds.get(top.entry_id, frozenset())
         runner_up_related = len(ranked) > 1 and self._related(top.entry_id, ranked[1].entry_id)
+        topic_words = _topic_words(q_stems)
         signals = Signals(score=top.score, gap=top.score - (ranked[1].score if len(ranked) > 1 else 0.0),
                           lexical=lexical.get(top.entry_id, 0.0), semantic=semantic.get(top.entry_id, 0.0),
                           lexical_agrees=_is_best(top.entry_id, lexical), semantic_agrees=_is_best(top.entry_id, semantic),
                           kind_match=bool(kind and kind in kinds), kind_mismatch=bool(kind and kinds and kind not in kinds),
-                          one_word=_topic_words(q_stems) <= 1,
+                          one_word=topic_words <= 1,
                           bm25_agrees=_is_best(top.entry_id, bm25),
                           runner_up_related=runner_up_related,
                           next_two_related=runner_up_related and len(ranked) > 2
                           and self._related(top.entry_id, ranked[2].entry_id),
                           semantic_gap=_lead(top.entry_id, semantic), bm25_gap=_lead(top.entry_id, bm25, relative=True),
-                          topic_words=min(_topic_words(q_stems), TOPIC_WORDS_CAP) / TOPIC_WORDS_CAP)
+                          topic_words=min(topic_words, TOPIC_WORDS_CAP) / TOPIC_WORDS_CAP)
         return Ranking(ranked, len(q_stems), signals)
 
     def _related(self, first: str, second: str) -> bool:
@@ -329,10 +330,10 @@ def _lead(entry_id: str, scores: dict[str, float], relative: bool = False) -> fl
     the best score with `relative`."""
     own = scores.get(entry_id, 0.0)
     others = max((s for e, s in scores.items() if e != entry_id), default=0.0)
+    if not relative:
+        return own - others
     best = max(own, others)
-    if relative:
-        return (own - others) / best if best > 0 else 0.0
-    return own - others
+    return (own - others) / best if best > 0 else 0.0
 
 
 def _vague(question: str, stems: list[str]) -> bool:

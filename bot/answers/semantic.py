@@ -239,11 +239,10 @@ class SemanticIndex:
         np, model = self._np, self._model
         tokens = model.tokenizer.encode(text, add_special_tokens=False).ids
         unique = dict.fromkeys(tokens)
-        if getattr(model, "binary", False) or not unique or len(unique) > len(self._memo):
-            return self._vectors @ self._embed_one(text)  # no memo, or no token (a NaN vector, as the model's)
-        last = model.embedding.shape[0] - 1
-        if min(unique) < 0 or max(unique) > last:
-            return self._vectors @ self._embed_one(text)
+        if (getattr(model, "binary", False) or not unique or len(unique) > len(self._memo)
+                or min(unique) < 0 or max(unique) >= model.embedding.shape[0]):
+            return self._vectors @ self._embed_one(text)  # no memo, no token (a NaN vector, as the model's), or
+            # a token id outside the embedding
         count, slots = len(self._vectors), self._slots
         with self._memo_lock:
             for token in unique:  # the text's known tokens become the most recent: no new one evicts them
