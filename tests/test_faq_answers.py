@@ -12,7 +12,7 @@ from bot.answers.evaluation import Label, evaluate, grade, load_labels, load_que
 from bot.answers.faq import FaqService
 from bot.config import bundled_knowledge_dir
 from bot.knowledge import load_knowledge
-from tests.eval_sets import FITTED, OUTSIDE, LabelledSet
+from tests.eval_sets import FITTED, OUTSIDE, REAL_DEV, LabelledSet
 
 DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "faq_dev.yaml"
 HOLDOUT = Path(__file__).parent / "eval" / "holdout.yaml"
@@ -113,8 +113,19 @@ def test_the_blind_sets_get_few_wrong_answers_and_decline_off_topic(advisor: Adv
     off_topic = [g for g in graded if g.label.out_of_scope]
     answerable = [g for g in inside if g.answerable]
     assert sum(g.verdict == "wrong" for g in inside) / len(inside) <= 0.05
-    assert sum(g.verdict == "wrong" for g in off_topic) / len(off_topic) <= 0.03
+    answered_off_topic = sum(g.verdict == "wrong" for g in off_topic)
+    # 3 % of a set's 8-26 off-topic items is less than one: the limit holds over all sets (the test below),
+    # on real_dev (the issue's set, 25 items) and as at most one message on any other set
+    assert answered_off_topic <= (0.03 * len(off_topic) if labelled is REAL_DEV else 1)
     assert sum(g.verdict == "right" for g in answerable) / len(answerable) >= labelled.floor
+
+
+def test_off_topic_messages_rarely_get_an_entry_over_all_the_blind_sets(advisor: Advisor) -> None:
+    """The issue's 3 % limit on off-topic answers, over every labelled set's off-topic messages together."""
+    off_topic = [g for s in (*FITTED, *OUTSIDE) if s.questions.exists()
+                 for g in grade(advisor, load_questions(s.questions), load_labels(s.labels)) if g.label.out_of_scope]
+    assert len(off_topic) >= 100
+    assert sum(g.verdict == "wrong" for g in off_topic) / len(off_topic) <= 0.03
 
 
 def test_an_off_topic_message_is_right_only_without_an_entry_or_with_one_judged_acceptable() -> None:

@@ -3,8 +3,9 @@
 For every labelled item of each set, the ranking's signals for its best entry are taken
 with the label saying whether that entry is a right answer; a logistic model (L2, numpy)
 is fitted on them, and the answer threshold is the lowest that keeps wrong answers within
-WRONG_RATE of each set's in-scope questions and off-topic answers within OFF_TOPIC_RATE, graded
-exactly as `img-advisor eval` grades the replies. Prints the fit per set, then writes the model.
+WRONG_RATE of each set's in-scope questions and off-topic answers within OFF_TOPIC_RATE of all the
+sets' off-topic questions (at most one on any set), graded exactly as `img-advisor eval` grades the
+replies. Prints the fit per set, then writes the model.
 
     python tests/benchmarks/fit_confidence.py            # fit and write
     python tests/benchmarks/fit_confidence.py --dry-run  # fit and print only
@@ -38,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bot.answers.confidence import DEFAULT, FEATURES, MODEL_FILE, ConfidenceModel  # noqa: E402
-from bot.answers.evaluation import Label, Question, answered_entries, load_labels, load_questions, verdict  # noqa: E402
+from bot.answers.evaluation import (OUT_OF_SCOPE, Label, Question, answered_entries, load_labels,  # noqa: E402
+                                    load_questions, verdict)
 from bot.answers.faq import FaqService  # noqa: E402
 from bot.answers.reading import Reading, read  # noqa: E402
 from bot.config import bundled_knowledge_dir  # noqa: E402
@@ -48,13 +50,24 @@ from tests.eval_sets import FITTED  # noqa: E402
 SETS = tuple((s.name, s.questions, s.labels) for s in FITTED)
 FOLDS = 5
 """Held-out folds of phrasings (positives) and of entries (negatives) in the synthetic examples."""
-WRONG_RATE = 0.045
+WRONG_RATE = 0.035
 """Wrong answers allowed per in-scope question on each set (the target is at most 5 %; the hidden set
-is unseen, so the fit keeps a margin)."""
+is unseen, so the fit keeps a margin). 0.045 until 2026-12-03: once off-topic answers were counted over
+all sets, 0.045 let the threshold fall to 0.40, which answered 37 more questions right over the fitted
+sets but 13 more wrong (27 of 871); 0.035, with the keyword sets' off-topic items counted, stops at 0.45: 16 more
+right (578 of 824 answerable), 3 more wrong (17 of 871) than 0.49 with the same weights."""
 LABELLED_WEIGHT = 4
 """How many times each labelled question counts in the fit against one synthetic question."""
 OFF_TOPIC_RATE = 0.03
-"""Off-topic questions that may get an entry, per set (the target is at most 3 %)."""
+"""Off-topic questions that may get an entry, over all the sets together (the target is at most 3 %), and at most
+OFF_TOPIC_PER_SET on any one set. Measured per set, 3 % of a set's 8 to 26 off-topic items allowed none at all on
+most sets, so one answered message on one set held the threshold up for every other (2026-12-03, the weights of
+that morning: at 0.45 instead of 0.49, 14 more right answers over the labelled sets, wrong answers unchanged, 1
+off-topic message of 114 answered)."""
+OFF_TOPIC_PER_SET = 1
+KEYWORD_SETS = (ROOT / "tests" / "eval" / "holdout.yaml", ROOT.parent / "shared" / "eval" / "faq_dev.yaml")
+"""The older keyword-graded sets: only their off-topic items count in the threshold (28 more messages that
+must get no entry; "best biryani place in chicago" once got the Chicago budget at 0.45)."""
 L2 = 0.01
 SUGGEST_RATIO = 0.25
 """"Did you mean" buttons from this share of the answer threshold: the synthetic negatives pull every
@@ -156,6 +169,16 @@ def graded(faq: FaqService, sets: list[str]) -> dict[str, tuple[int, int, int, i
     return rates
 
 
+def keyword_off_topic(faq: FaqService) -> list[tuple[int, int, int, int, int]]:
+    """Per keyword set that exists, (0, 0, 0, off-topic items answered with an entry, off-topic items)."""
+    counts = []
+    for path in KEYWORD_SETS:
+        if path.exists():
+            off = [q for q in load_questions(path) if q.topic == OUT_OF_SCOPE]
+            counts.append((0, 0, 0, sum(faq.answer(q.q).entry is not None for q in off), len(off)))
+    return counts
+
+
 def with_model(faq: FaqService, w: np.ndarray, b: float, threshold: float) -> FaqService:
     """`faq` answering with these weights and this answer threshold (the index is built once per run)."""
     faq.model = ConfidenceModel(tuple(float(v) for v in w), b, round(float(threshold), 2),
@@ -165,11 +188,14 @@ def with_model(faq: FaqService, w: np.ndarray, b: float, threshold: float) -> Fa
 
 def lowest_threshold(faq: FaqService, w: np.ndarray, b: float, sets: list[str], budget: float) -> float:
     """The lowest answer threshold at which, on every named set, wrong answers stay within `budget` of its
-    in-scope items and off-topic answers within OFF_TOPIC_RATE, graded as `img-advisor eval` grades."""
+    in-scope items, and off-topic answers within OFF_TOPIC_RATE of all the sets' off-topic items (at most
+    OFF_TOPIC_PER_SET on one set; the keyword sets' off-topic items count too), graded as `img-advisor eval`
+    grades."""
     for t in np.arange(0.30, 0.96, 0.01):
-        counts = graded(with_model(faq, w, b, t), sets)
-        if all(wrong <= budget * inside and answered_off <= OFF_TOPIC_RATE * off
-               for _, wrong, inside, answered_off, off in counts.values()):
+        counts = [*graded(with_model(faq, w, b, t), sets).values(), *keyword_off_topic(faq)]
+        off_topic_ok = (sum(c[3] for c in counts) <= OFF_TOPIC_RATE * sum(c[4] for c in counts)
+                        and all(answered_off <= OFF_TOPIC_PER_SET for *_, answered_off, _ in counts))
+        if off_topic_ok and all(wrong <= budget * inside for _, wrong, inside, _, _ in counts):
             return round(float(t), 2)
     return 0.96
 
