@@ -89,6 +89,26 @@ def test_a_question_inside_an_introduction_is_still_asked() -> None:
     assert "usmle" in reading.question
 
 
+def test_an_introduction_before_a_comma_is_backstory_not_the_question() -> None:
+    reading = read("i am doctor from egypt, is observership considered usce by programs?", SOCIAL)
+    assert reading.question == "is observership considered usce by programs?"
+    assert "egypt" in reading.text
+
+
+def test_an_introduction_that_carries_the_question_stays_in_it() -> None:
+    reading = read("Im 4th year mbbs student in egypt, want electives in US, where to start?", SOCIAL)
+    assert "student" in reading.question
+
+
+def test_saying_who_you_are_is_not_telling_a_story() -> None:
+    introduced = read("Good morning sir, I'm from Egypt and graduated in 2019. How much does an observership cost?",
+                      SOCIAL)
+    assert introduced.question == "How much does an observership cost?"
+    assert not introduced.told  # a short question after an introduction is asked alone
+    story = read("my attending told me to write the LOR myself. is it ok to do?", SOCIAL)
+    assert story.told  # ... and after a story it is read with the story
+
+
 def test_the_dot_of_dr_does_not_end_a_sentence() -> None:
     reading = read("Hello. I am Dr. Khan. How much does an observership cost?", SOCIAL)
     assert reading.question == "How much does an observership cost?"

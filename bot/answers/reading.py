@@ -47,7 +47,7 @@ _ASKING = re.compile(r"\?|\b(?:pls tell|please tell|plz tell|any idea|any advice
                      r"help me|guide me|i want to know|need to know|wondering|confused about|not sure (?:if|whether|"
                      r"about|how|when|what))\b", re.IGNORECASE)
 
-_INTRODUCTION = re.compile(r"^(?:i am|i m|im|my name is|myself|this is|me)\b[^?]*$", re.IGNORECASE)
+_INTRODUCTION = re.compile(r"^(?:i am|i m|im|i'm|i’m|my name is|myself|this is|me)\b[^?]*$", re.IGNORECASE)
 """'I am Dr. Amina from Nigeria': who is asking, not what."""
 
 KIND_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -84,6 +84,7 @@ class Reading:
     question: str  # the main question sentence (or the whole text when none stands out)
     social: frozenset[str] = field(default_factory=frozenset)  # "greeting", "thanks", "chatter"
     not_english: bool = False
+    told: bool = False  # a sentence neither asks nor only says who is asking ("my attending told me ...")
 
     @property
     def only_social(self) -> bool:
@@ -149,6 +150,16 @@ def _is_introduction(sentence: str) -> bool:
             and not _ASKED_INSIDE.search(sentence))
 
 
+def _split_introduction(sentence: str) -> list[str]:
+    """'i am doctor from egypt, is observership considered usce?' -> the introduction, then the question
+    (only when the words after the comma open a question themselves: 'im a student in egypt, want electives,
+    where to start' keeps who is asking in the question)."""
+    head, comma, tail = sentence.partition(",")
+    if comma and _is_introduction(head) and _QUESTION_START.match(normalize(tail.strip())):
+        return [head.strip(), tail.strip()]
+    return [sentence]
+
+
 def is_question(sentence: str) -> bool:
     """Whether a sentence asks something (a question mark, a question word, "pls tell")."""
     stripped = sentence.strip()
@@ -185,7 +196,7 @@ def read(text: str, remove_social: "SocialRemover") -> Reading:
         rest, found = remove_social(sentence)
         social |= found
         if rest.strip(" ,.!?-–—:;'\"()"):
-            kept_sentences.append(rest.strip(" ,"))
+            kept_sentences.extend(_split_introduction(rest.strip(" ,")))
     if kept_sentences and all(_is_introduction(s) for s in kept_sentences):
         return Reading("", (), "", frozenset(social | {"greeting"}))  # "hi im from nigeria": a hello, not a question
     body = " ".join(kept_sentences)
@@ -195,7 +206,8 @@ def read(text: str, remove_social: "SocialRemover") -> Reading:
     if questions and len(questions) == 1 and len(normalize(questions[0]).split()) <= SHORT_QUESTION and len(kept_sentences) > 1:
         main = body  # "is it too late?" needs the backstory before it
     parts = tuple(questions[:MAX_PARTS]) if len(questions) >= 2 else ()
-    return Reading(body, parts, main, frozenset(social))
+    told = any(not is_question(s) and not _is_introduction(s) for s in kept_sentences)
+    return Reading(body, parts, main, frozenset(social), told=told)
 
 
 class SocialRemover:
