@@ -63,6 +63,7 @@ def test_im_is_i_am_before_a_backstory_and_internal_medicine_otherwise(text: str
     ("what is an MSPE", "definition"),
     ("prelim vs categorical?", "comparison"),
     ("after match what happens", "what-next"),
+    ("first rotation next month, any tips how to behave with attendings", "advice"),
 ])
 def test_the_kind_of_question_is_named(question: str, kind: str) -> None:
     assert question_kind(question) == kind

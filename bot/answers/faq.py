@@ -104,6 +104,7 @@ class FaqService:
         self.chatter = _PhraseSet(kb.smalltalk.chatter)
         self.out_of_scope = _PhraseSet(kb.smalltalk.out_of_scope)
         self.emergency = _PhraseSet(kb.smalltalk.emergency) if kb.smalltalk.emergency else None
+        self.about = _PhraseSet(kb.smalltalk.about) if kb.smalltalk.about else None
         self.not_english = kb.smalltalk.not_english or "For now I read English only. Please ask in English."
         self.social = SocialRemover({"greeting": kb.smalltalk.greeting.phrases, "thanks": kb.smalltalk.thanks.phrases,
                                      "chatter": kb.smalltalk.chatter.phrases}, frozenset(kb.synonyms))
@@ -128,6 +129,9 @@ class FaqService:
             return Outcome([Reply(self.not_english, self._topic_buttons)], None, None, kind="language")
         if self.out_of_scope.found_in(full):
             return Outcome([Reply(self.out_of_scope.reply, self._topic_buttons)], None, None, kind="out_of_scope")
+        if self.about is not None and self.about.found_in(full):
+            # "r u chatgpt? which model": what the bot is and keeps, not the entry on AI in personal statements
+            return Outcome([Reply(self.about.reply)], None, None, kind="smalltalk")
         if reading.only_social:
             return self._smalltalk(reading.social, full)
         threshold = max(answer_at or 0.0, self.model.answer_at)

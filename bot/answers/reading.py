@@ -9,7 +9,7 @@ apply? Thank you so much in advance". Before matching, this module
   distinct questions are answered one by one);
 - reads "im from X" / "im a graduate" as "I am", not internal medicine;
 - names the kind of question (cost, when, how long, how to, eligibility, definition,
-  comparison, what next), which entries may declare with `kinds:`;
+  comparison, what next, advice), which entries may declare with `kinds:`;
 - notices text that is not English.
 
 Nothing here knows the knowledge base; `faq.py` decides what to answer.
@@ -67,8 +67,10 @@ KIND_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("eligibility", re.compile(r"\b(?:can i|could i|am i|eligible|eligibility|allowed|possible|is it ok|"
                                r"still apply|do i need|need to|required|requirement|requirements|require|must i|"
                                r"do i have to|is it necessary|mandatory|qualify|accepted|accept)\b")),
+    ("advice", re.compile(r"\b(?:any advice|advise|advice|any tips|tips|suggestions?|how (?:to|should i) behave|"
+                          r"what should i (?:do|know|expect))\b")),
     ("how-to", re.compile(r"\b(?:how (?:do|can|to|should|would|did)|how i|steps|process|procedure|apply|"
-                          r"register|request|prepare|find|get (?:a|an|the)|way to|ways to|tips)\b")),
+                          r"register|request|prepare|find|get (?:a|an|the)|way to|ways to)\b")),
     ("definition", re.compile(r"\b(?:what is|whats|what s|wat is|what are|meaning|mean|means|define|"
                               r"explain|stand for)\b")),
 )

@@ -108,4 +108,5 @@ class SmallTalk(Strict):
     chatter: SmallTalkKind
     out_of_scope: SmallTalkKind
     emergency: SmallTalkKind | None = None  # a medical emergency or a request for treatment: never a FAQ entry
+    about: SmallTalkKind | None = None  # questions about the bot itself ("are you chatgpt?"): never a FAQ entry
     not_english: Text | None = None  # said when a message is not in English
