@@ -157,9 +157,9 @@ class FaqService:
         if (confidence is None or confidence < threshold) and reading.question != reading.text:
             # "... ECFMG sent a note about a name discrepancy. what i should do?": the story says what is asked
             whole = self.rank(replace(reading, question=reading.text))
-            if whole.top is not None and self.model.confidence(whole.signals) >= threshold + WHOLE_MESSAGE_MARGIN:
-                ranking, ranked, top = whole, whole.candidates, whole.top
-                confidence = self.model.confidence(whole.signals)
+            whole_confidence = self.model.confidence(whole.signals) if whole.top else 0.0
+            if whole_confidence >= threshold + WHOLE_MESSAGE_MARGIN:
+                ranking, ranked, top, confidence = whole, whole.candidates, whole.top, whole_confidence
         if top and confidence is not None and confidence >= threshold:
             return Outcome([self.entry_reply(top.entry_id)], top.entry_id, round(confidence, 4),
                            entries=[top.entry_id])
