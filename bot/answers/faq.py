@@ -87,6 +87,7 @@ class Ranking:
     candidates: list[Candidate]
     words: int
     signals: Signals | None
+    whole_message: bool = False  # the whole message was ranked as the question (a short question and its backstory)
 
     @property
     def top(self) -> Candidate | None:
@@ -154,7 +155,7 @@ class FaqService:
         if (ranking.signals and ranking.signals.one_word and ranking.signals.gap < ONE_WORD_MARGIN and confidence
                 and not (ranking.signals.lexical >= EXACT_PHRASING and len(reading.question.split()) >= 3)):
             confidence = min(confidence, threshold - 0.01)  # "visa?", "fees": many entries fit; let the user pick
-        if (confidence is None or confidence < threshold) and reading.question != reading.text:
+        if (confidence is None or confidence < threshold) and not ranking.whole_message:
             # "... ECFMG sent a note about a name discrepancy. what i should do?": the story says what is asked
             whole = self.rank(replace(reading, question=reading.text))
             whole_confidence = self.model.confidence(whole.signals) if whole.top else 0.0
@@ -192,8 +193,9 @@ class FaqService:
             # "... attending told me to write the LOR myself. is it ok to do?": the question needs its backstory
             reading = replace(reading, question=reading.text)
             q_stems = self.matcher.stems(reading.question)
+        whole_message = reading.question == reading.text
         if not q_stems:
-            return Ranking([], 0, None)
+            return Ranking([], 0, None, whole_message)
         # the most similar entries get a lexical score too, even when many others share the question's words
         self.semantic.prime([reading.question, reading.text])
         similar = self.semantic.similarities(reading.question, set(), SHORTLIST)
@@ -218,7 +220,7 @@ class FaqService:
         best = sorted((-round(score, 4), e) for e, score in blended.items())[:MAX_SUGGESTIONS + 1]
         ranked = [Candidate(e, -negated) for negated, e in best]
         if not ranked:
-            return Ranking([], len(q_stems), None)
+            return Ranking([], len(q_stems), None, whole_message)
         top = ranked[0]
         kind = question_kind(reading.question)
         kinds = self._kinds.get(top.entry_id, frozenset())
@@ -235,7 +237,7 @@ class FaqService:
                           and self._related(top.entry_id, ranked[2].entry_id),
                           semantic_gap=_lead(top.entry_id, semantic), bm25_gap=_lead(top.entry_id, bm25, relative=True),
                           topic_words=min(topic_words, TOPIC_WORDS_CAP) / TOPIC_WORDS_CAP)
-        return Ranking(ranked, len(q_stems), signals)
+        return Ranking(ranked, len(q_stems), signals, whole_message)
 
     def _related(self, first: str, second: str) -> bool:
         """Whether either entry names the other in its `related` list."""

@@ -202,13 +202,14 @@ def read(text: str, remove_social: "SocialRemover") -> Reading:
     if kept_sentences and all(_is_introduction(s) for s in kept_sentences):
         return Reading("", (), "", frozenset(social | {"greeting"}))  # "hi im from nigeria": a hello, not a question
     body = " ".join(kept_sentences)
-    questions = _fold_bare_topics([s for s in kept_sentences if is_question(s)])
+    asks = [is_question(s) for s in kept_sentences]
+    questions = _fold_bare_topics([s for s, asked in zip(kept_sentences, asks) if asked])
     # of several questions the first is usually the main one; later ones follow up ("also ...")
     main = questions[0] if questions else body
     if questions and len(questions) == 1 and len(normalize(questions[0]).split()) <= SHORT_QUESTION and len(kept_sentences) > 1:
         main = body  # "is it too late?" needs the backstory before it
     parts = tuple(questions[:MAX_PARTS]) if len(questions) >= 2 else ()
-    told = any(not is_question(s) and not _is_introduction(s) for s in kept_sentences)
+    told = any(not asked and not _is_introduction(s) for s, asked in zip(kept_sentences, asks))
     return Reading(body, parts, main, frozenset(social), told=told)
 
 
