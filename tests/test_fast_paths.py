@@ -85,11 +85,20 @@ def test_similarities_from_token_columns_match_the_direct_product_whatever_came_
     for text, products in zip(reversed(texts), reversed(first)):  # other order, other evictions: bit for bit
         assert np.array_equal(small._products(text), products, equal_nan=True), text
     assert len(small._slots) == 64
-    monkeypatch.setattr(semantic, "TOKEN_MEMO_BYTES", 64 * 4 * 1000)  # too small a budget for this base: no memo
+    monkeypatch.setattr(semantic, "TOKEN_MEMO_BYTES", 64 * 4 * 1000)  # too small a budget for this base: no memo,
+    factored = semantic.SemanticIndex(entries)  # the phrasings compared through their tokens
+    assert len(factored._memo) == 0 and factored._factors is not None
+    for text, products in zip(texts, first):
+        assert np.allclose(factored._products(text), products, rtol=0, atol=2e-6), text
+    monkeypatch.setattr(semantic, "_TokenFactors", _without_scipy)  # and without SciPy, the direct product
     direct = semantic.SemanticIndex(entries)
-    assert len(direct._memo) == 0
+    assert direct._factors is None
     for text in texts:
         assert np.array_equal(direct._products(text), direct._vectors @ direct._embed_one(text), equal_nan=True)
+
+
+def _without_scipy(*args: object) -> None:
+    raise ModuleNotFoundError("No module named 'scipy'")
 
 
 def test_the_model_read_from_its_files_is_the_one_wordllama_loads() -> None:
