@@ -143,6 +143,7 @@ class FaqService:
             return self._smalltalk(reading.social, full)
         threshold = max(answer_at or 0.0, self.model.answer_at)
         if reading.parts:
+            self.semantic.prime([*reading.parts, reading.question, reading.text])  # in one product where it pays
             several = self._several(reading, threshold)
             if several is not None:
                 return several

@@ -19,8 +19,9 @@ from bot.knowledge import Entry
 
 log = logging.getLogger(__name__)
 
-RECENT = 4
-"""Texts whose per-entry similarities are kept for the next calls (one message's question and whole text)."""
+RECENT = 8
+"""Texts whose per-entry similarities are kept for the next calls (one message's parts, question and whole
+text)."""
 TOKEN_MEMO = 3072
 """Tokens whose similarity columns are kept (`SemanticIndex._products`; the least recently used go first): all
 the labelled questions together have 2,145 distinct tokens. A token not kept costs one product with the whole
@@ -210,10 +211,14 @@ class _TokenFactors:
         norms = np.linalg.norm(counts @ self._rows, axis=1)  # |sum of the tokens' embeddings| per phrasing
         scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
         self._weights = sparse.diags(scale, format="csr", dtype=np.float32) @ counts
+        self._np = np
 
-    def products(self, unit):  # noqa: ANN001, ANN201 - numpy vectors
-        """The similarity of every phrasing to the unit vector `unit`."""
-        return self._weights @ (self._rows @ unit)
+    def products(self, units: list):  # noqa: ANN201 - numpy vectors
+        """The similarity of every phrasing to each unit vector of `units`, one column each. The sparse
+        product reads the counts once for all of them, and adds each column's terms in the same order as
+        for one vector alone: a text's similarities do not depend on what is compared beside it."""
+        np = self._np
+        return self._weights @ np.stack([self._rows @ unit for unit in units], axis=1)
 
 
 def _token_factors(model, texts: list[str]) -> _TokenFactors | None:  # noqa: ANN001
@@ -289,7 +294,7 @@ class SemanticIndex:
         """
         np, model = self._np, self._model
         if self._factors is not None:  # a base too large for the memo
-            return self._factors.products(self._embed_one(text))
+            return self._factors.products([self._embed_one(text)])[:, 0]
         tokens = model.tokenizer.encode(text, add_special_tokens=False).ids
         unique = dict.fromkeys(tokens)
         if (getattr(model, "binary", False) or not unique or len(unique) > len(self._memo)
@@ -316,16 +321,21 @@ class SemanticIndex:
         return summed[:count] / np.float32(len(tokens)) / np.sqrt(np.add.reduce(pooled * pooled))
 
     def prime(self, texts: list[str]) -> None:
-        """Compare texts (a question and its whole message) with every phrasing, keeping the latest few
-        results for the similarities asked for next."""
+        """Compare texts (a message's parts, question and whole text) with every phrasing, keeping the latest
+        few results for the similarities asked for next. A large base compares them all in one product."""
         np = self._np
         todo = list(dict.fromkeys(t for t in texts if t not in self._recent))
         if not self.available or not todo or not self.entry_ids:
             return
         if len(self._recent) + len(todo) > RECENT:
             self._recent.clear()
-        for text in todo:
-            self._recent[text] = np.maximum.reduceat(self._products(self._prepare(text)), self._starts)
+        if self._factors is not None:
+            products = self._factors.products([self._embed_one(self._prepare(text)) for text in todo])
+            columns = [products[:, i] for i in range(len(todo))]
+        else:
+            columns = [self._products(self._prepare(text)) for text in todo]
+        for text, column in zip(todo, columns):
+            self._recent[text] = np.maximum.reduceat(column, self._starts)
 
     def similarities(self, text: str, among: set[str], best: int) -> dict[str, float]:
         """Entry id -> best similarity (0..1, negatives as 0) of `text` to the entry's phrasings,
