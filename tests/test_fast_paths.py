@@ -89,7 +89,7 @@ def test_similarities_from_token_columns_match_the_direct_product_whatever_came_
     factored = semantic.SemanticIndex(entries)  # the phrasings compared through their tokens
     assert len(factored._memo) == 0 and factored._factors is not None
     for text, products in zip(texts, first):
-        assert np.allclose(factored._products(text), products, rtol=0, atol=2e-6), text
+        assert np.allclose(factored._columns([text])[0], products, rtol=0, atol=2e-6), text
     units = [factored._embed_one(text) for text in texts[:7]]  # compared together, each as if alone
     together = factored._factors.products(units)
     for i, unit in enumerate(units):

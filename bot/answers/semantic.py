@@ -293,8 +293,6 @@ class SemanticIndex:
         depend on what came before; they differ from the direct product in the last bits of float32 only.
         """
         np, model = self._np, self._model
-        if self._factors is not None:  # a base too large for the memo
-            return self._factors.products([self._embed_one(text)])[:, 0]
         tokens = model.tokenizer.encode(text, add_special_tokens=False).ids
         unique = dict.fromkeys(tokens)
         if (getattr(model, "binary", False) or not unique or len(unique) > len(self._memo)
@@ -329,13 +327,16 @@ class SemanticIndex:
             return
         if len(self._recent) + len(todo) > RECENT:
             self._recent.clear()
-        if self._factors is not None:
-            products = self._factors.products([self._embed_one(self._prepare(text)) for text in todo])
-            columns = [products[:, i] for i in range(len(todo))]
-        else:
-            columns = [self._products(self._prepare(text)) for text in todo]
-        for text, column in zip(todo, columns):
+        for text, column in zip(todo, self._columns([self._prepare(text) for text in todo])):
             self._recent[text] = np.maximum.reduceat(column, self._starts)
+
+    def _columns(self, texts: list[str]) -> list:
+        """Each text's similarity to every phrasing: through the phrasings' tokens, all texts in one product,
+        for a base too large for the memo (`_TokenFactors`); else one text at a time (`_products`)."""
+        if self._factors is None:
+            return [self._products(text) for text in texts]
+        products = self._factors.products([self._embed_one(text) for text in texts])
+        return [products[:, i] for i in range(len(texts))]
 
     def similarities(self, text: str, among: set[str], best: int) -> dict[str, float]:
         """Entry id -> best similarity (0..1, negatives as 0) of `text` to the entry's phrasings,
