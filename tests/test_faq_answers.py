@@ -9,6 +9,7 @@ import pytest
 
 from bot.advisor import Advisor
 from bot.answers.evaluation import Label, evaluate, grade, load_labels, load_questions, verdict
+from bot.answers import faq as faq_module
 from bot.answers.faq import FaqService
 from bot.config import bundled_knowledge_dir
 from bot.knowledge import load_knowledge
@@ -55,11 +56,26 @@ def test_a_vague_one_word_question_gets_did_you_mean_buttons(advisor: Advisor, q
 @pytest.mark.parametrize("question", [
     "what's the dose of amoxicillin for a child", "PLAB 2 dates", "netflix recommendations",
     "MCCQE eligibility canada", "ALL NBME FORMS + QBANK PDFs cheap!! dm me, limited offer",
+    "how long does the approbation take in germany", "i am a staff nurse in kerala, how to work as a nurse in usa",
 ])
 def test_out_of_scope_questions_are_declined_politely(advisor: Advisor, question: str) -> None:
     outcome = advisor.ask(question)
     assert outcome.entry is None
     assert "outside what I can help with" in outcome.replies[0].text
+
+
+def test_a_question_its_backstory_agrees_with_is_answered_a_little_less_sure(advisor: Advisor,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """"I'm in the US on H-4 because my husband works in IT ... can I do residency?": the question sentence alone
+    and the whole message both put the same entry first. That agreement answers a little below the threshold;
+    without it (AGREED_DISCOUNT 0) the same message gets "did you mean"."""
+    message = load_questions(OUTSIDE[1].questions)[59].q
+    outcome = advisor.ask(message)
+    assert outcome.entry == "h4-to-residency"
+    assert outcome.score is not None and outcome.score < advisor.faq.model.answer_at
+    monkeypatch.setattr(faq_module, "AGREED_DISCOUNT", 0.0)
+    unsure = advisor.ask(message)
+    assert unsure.entry is None and unsure.suggestions[:1] == ["h4-to-residency"]
 
 
 @pytest.mark.parametrize("question, reply", [
