@@ -78,6 +78,18 @@ def test_a_question_its_backstory_agrees_with_is_answered_a_little_less_sure(adv
     assert unsure.entry is None and unsure.suggestions[:1] == ["h4-to-residency"]
 
 
+def test_a_backstory_that_picks_the_questions_second_choice_is_answered_at_the_threshold(
+        advisor: Advisor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"observership in a hospital in NJ is strictly hands off. will programs count it as usce or not?": the
+    question alone puts research experience first and observerships second; the whole message puts observerships
+    first. That half agreement answers at the threshold; held to the usual whole-message margin it is declined."""
+    message = load_questions(FITTED[6].questions)[39].q
+    outcome = advisor.ask(message)
+    assert outcome.entry == "observership-not-accepted"
+    monkeypatch.setattr(faq_module, "RUNNER_UP_MARGIN", faq_module.WHOLE_MESSAGE_MARGIN)
+    assert advisor.ask(message).entry is None
+
+
 @pytest.mark.parametrize("question, reply", [
     ("hello everyone", "Hello!"), ("good morning doctors", "Hello!"),
     ("thank you so much!!", "You're welcome"), ("congrats to all who passed 🎉", "Good luck"),

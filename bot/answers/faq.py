@@ -53,6 +53,11 @@ this much more than the answer threshold. 2026-12-03, same model, eleven labelle
 and 11 -> 15 wrong, the three sets outside the fit 157 -> 165 right and 7 -> 7 wrong; a margin of 0 gave 632 and 19
 (outside 165 and 7), 0.15 gave 621 and 14 (outside 163 and 7); refitting the model with it raised the threshold to
 0.53 and lost 35 right."""
+RUNNER_UP_MARGIN = 0.0
+"""The margin instead when the whole message puts first the entry the question alone put second: the two readings
+half agree. 2026-12-04, same model, eleven sets: real_dev 99 -> 100 right, fitted 641 -> 644 right and 18 -> 18
+wrong, outside the fit unchanged at 176 and 7, whatever the gap between the question's first two (0.05, 0.1, any).
+Also for the question's third choice (tried before): 3 more right, 2 more wrong, one off-topic message answered."""
 AGREED_DISCOUNT = 0.15
 """When the question sentence alone and the whole message (its backstory included) put the same entry first, the
 better of their confidences answers at this much below the threshold (at 0.45, from 0.30: where "did you mean"
@@ -167,7 +172,10 @@ class FaqService:
             # "... ECFMG sent a note about a name discrepancy. what i should do?": the story says what is asked
             whole = self.rank(replace(reading, question=reading.text))
             whole_confidence = self.model.confidence(whole.signals) if whole.top else 0.0
-            if whole_confidence >= threshold + WHOLE_MESSAGE_MARGIN:
+            runner_up = len(ranked) > 1 and whole.top is not None and whole.top.entry_id == ranked[1].entry_id
+            if whole_confidence >= threshold + (RUNNER_UP_MARGIN if runner_up else WHOLE_MESSAGE_MARGIN):
+                # "observership ... is strictly hands off. will programs count it as usce or not?": the backstory
+                # picks the question's second choice, and the two readings half agree
                 ranking, ranked, top, confidence = whole, whole.candidates, whole.top, whole_confidence
             elif top and whole.top and whole.top.entry_id == top.entry_id:
                 # the question alone and the whole message point to the same entry: that agreement is evidence too
