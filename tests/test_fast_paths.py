@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from bot.answers import semantic
+from bot.answers.faq import _best_rounded
 from bot.answers.normalize import normalize
 from bot.database import WAL_CHECKPOINT_PAGES, Database
 from bot.knowledge import KnowledgeBase, cache
@@ -67,6 +68,35 @@ def test_one_question_embeds_bit_for_bit_as_the_model_does(kb: KnowledgeBase) ->
     for text in SAMPLES[:-2] + ["what is an observership", "shadowing a doctor in the us"]:
         expected = index._model.embed([text], norm=True)[0].astype(np.float32)
         assert np.array_equal(index._embed_one(text), expected, equal_nan=True), text
+
+
+def test_the_best_candidates_are_those_sorting_every_rounded_score_gives() -> None:
+    rng = random.Random(4)
+    for _ in range(3000):
+        # near-ties across the rounding boundary: 0.12345 and 0.123449999 round apart, 0.12344 and 0.12346 do not
+        base = rng.choice([0.12345, 0.5, 0.99995, 0.0])
+        scores = {f"e{i}": base + rng.choice([0.0, 1e-9, -1e-9, 4e-5, -4e-5, 6e-5, -6e-5, 1e-4, rng.random() / 10])
+                  for i in range(rng.randint(0, 25))}
+        count = rng.randint(1, 6)
+        assert _best_rounded(scores, count) == sorted((-round(v, 4), e) for e, v in scores.items())[:count]
+
+
+def test_token_ids_word_by_word_are_the_tokenizers_own(kb: KnowledgeBase) -> None:
+    index = semantic.SemanticIndex(list(kb.entries.values()))
+    if not index.available:
+        pytest.skip("WordLlama is not installed")
+    index._token_ids("what is an observership")
+    assert index._added_tokens is not None  # WordLlama's tokenizer takes the word-by-word path
+    rng = random.Random(6)
+    pieces = ["a", "b", "é", " ", "  ", "日本", "\u2581", "🙂", "x", "0", "\n", "<s>", "</s>", "<unk>", "<", ">", "s"]
+    texts = _random_texts() + [q for e in list(kb.entries.values())[:60] for q in e.questions]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 25))) for _ in range(3000)]
+    texts += ["what is <s> an observership", "a\u2581b", "fees  fees", " leading", "trailing "]
+    tokenizer = index._model.tokenizer
+    for text in texts:
+        for variant in (text, normalize(text)):
+            assert index._token_ids(variant) == tokenizer.encode(variant, add_special_tokens=False).ids, repr(variant)
+    assert 0 < len(index._word_tokens) <= semantic.WORD_TOKENS
 
 
 def test_similarities_from_token_columns_match_the_direct_product_whatever_came_before(

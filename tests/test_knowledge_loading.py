@@ -7,6 +7,7 @@ import random
 import shutil
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
@@ -16,7 +17,7 @@ from rapidfuzz import fuzz, process
 
 from bot.answers.normalize import normalize
 from bot.config import bundled_knowledge_dir
-from bot.knowledge import check_knowledge, load_knowledge
+from bot.knowledge import check_knowledge, load_knowledge, similar
 from bot.knowledge.loader import COLLISION_SCORE
 from bot.knowledge.similar import similar_pairs
 from bot.knowledge.yamlsource import FastLoader, PureLoader, YamlDoc, load
@@ -206,6 +207,16 @@ def all_pairs(texts: list[str], cutoff: float) -> list[tuple[int, int, float]]:
     return found
 
 
+def both_ways(texts: list[str], cutoff: float) -> tuple[list, list]:
+    """`similar_pairs` with its candidates from shared segments, then from comparing every pair (`cdist`),
+    whatever the cutoff (by default, segments at DENSE_BELOW and above)."""
+    with mock.patch.object(similar, "DENSE_BELOW", 0.0):
+        segments = similar_pairs(texts, cutoff)
+    with mock.patch.object(similar, "DENSE_BELOW", 101.0):
+        dense = similar_pairs(texts, cutoff)
+    return segments, dense
+
+
 def shipped_questions() -> list[str]:
     kb = load_knowledge(bundled_knowledge_dir(), TODAY)
     return [normalize(q) for e in kb.entries.values() for q in e.questions]
@@ -245,7 +256,7 @@ def test_the_blocked_check_finds_the_same_pairs_with_planted_near_duplicates(cut
     rng.shuffle(mixed)
     expected = all_pairs(mixed, cutoff)
     assert len(expected) > 300  # the planted pairs are really there
-    assert similar_pairs(mixed, cutoff) == expected
+    assert both_ways(mixed, cutoff) == (expected, expected)
 
 
 @settings(max_examples=200, deadline=None)
@@ -254,7 +265,8 @@ def test_the_blocked_check_finds_the_same_pairs_with_planted_near_duplicates(cut
 def test_the_blocked_check_equals_all_pairs_on_any_strings(texts: list[str], cutoff: float) -> None:
     # a two-letter alphabet makes near-duplicates (and hard cases for the filter) common
     texts = texts + [t[::-1] for t in texts[:5]] + [t[1:] + "a" for t in texts[:5]]
-    assert similar_pairs(texts, cutoff) == all_pairs(texts, cutoff)
+    expected = all_pairs(texts, cutoff)
+    assert both_ways(texts, cutoff) == (expected, expected)
 
 
 @settings(max_examples=100, deadline=None)
@@ -263,7 +275,8 @@ def test_the_blocked_check_equals_all_pairs_on_any_strings(texts: list[str], cut
 def test_the_blocked_check_equals_all_pairs_on_unicode_heavy_strings(texts: list[str], cutoff: float) -> None:
     # more distinct characters than the histogram filter counts apart: the rest share its buckets
     texts = texts + [t[::-1] for t in texts[:5]] + [t[1:] + "é" for t in texts[:5]] + ["😅" * 70, "😅" * 69 + "🙏"]
-    assert similar_pairs(texts, cutoff) == all_pairs(texts, cutoff)
+    expected = all_pairs(texts, cutoff)
+    assert both_ways(texts, cutoff) == (expected, expected)
 
 
 def test_the_loader_reports_the_same_collisions_as_comparing_every_pair(

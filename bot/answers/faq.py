@@ -236,7 +236,7 @@ class FaqService:
         w_lexical = 1 - w_semantic - W_BM25
         blended = {e: w_lexical * lexical.get(e, 0.0) + w_semantic * semantic.get(e, 0.0) + W_BM25 * bm25.get(e, 0.0)
                    for e in pool}
-        best = sorted((-round(score, 4), e) for e, score in blended.items())[:MAX_SUGGESTIONS + 1]
+        best = _best_rounded(blended, MAX_SUGGESTIONS + 1)
         ranked = [Candidate(e, -negated) for negated, e in best]
         if not ranked:
             return Ranking([], len(q_stems), None, whole_message)
@@ -361,6 +361,17 @@ class FaqService:
 _QUESTION_WORDS = frozenset({"what", "how", "when", "where", "which", "who", "whi", "whom", "whose"})
 _PRICE_WORDS = frozenset({"cost", "free", "paid", "unpaid", "cheap"})
 """Stems that ask what something costs without naming it."""
+
+
+def _best_rounded(scores: dict[str, float], count: int) -> list[tuple[float, str]]:
+    """The `count` best of `scores` as (-score rounded to 4 places, entry id), in that order: what sorting every
+    entry so gives, rounding only those that can be among them (rounding moves a score by at most 0.00005)."""
+    values = scores.values()
+    total = sum(values)
+    if len(scores) > count and total == total:  # (with a NaN among them, sorting has no order to keep: all)
+        floor = sorted(values, reverse=True)[count - 1] - 1e-4
+        scores = {e: s for e, s in scores.items() if s >= floor}
+    return sorted((-round(score, 4), e) for e, score in scores.items())[:count]
 
 
 def _is_best(entry_id: str, scores: dict[str, float]) -> bool:

@@ -123,9 +123,8 @@ def is_not_english(text: str) -> bool:
     words = normalize(text).split()
     if len(words) < 4:
         return False
-    foreign = sum(w in _ROMANCE for w in words)
-    english = sum(w in _ENGLISH for w in words)
-    return foreign >= 3 and foreign > 2 * english
+    foreign = sum(map(_ROMANCE.__contains__, words))
+    return foreign >= 3 and foreign > 2 * sum(map(_ENGLISH.__contains__, words))
 
 
 _NOT_ASCII_LETTERS = re.compile(r"[^A-Za-z]+")

@@ -27,6 +27,10 @@ TOKEN_MEMO = 3072
 the labelled questions together have 2,145 distinct tokens. A token not kept costs one product with the whole
 matrix, what a question cost before; a memo much smaller than the questions' vocabulary misses about one token
 a question (1,024 tokens: two), and would be slower than no memo."""
+WORD_TOKENS = 20_000
+"""Words whose token ids are kept (`SemanticIndex._token_ids`): the tokenizer costs about 10 us for one short
+question, most of it per call, the memo under 2 us (2026-12-06); the 1,534 labelled questions use 2,441 distinct
+words."""
 TOKEN_MEMO_BYTES = 128 << 20
 """The most the memo may take: 3,072 tokens of a base of up to 10,000 phrasings (80 MB for the shipped 6,300).
 A larger base (a 2,000-entry one has about 39,000) keeps no memo: it compares a question through the phrasings'
@@ -221,6 +225,36 @@ class _TokenFactors:
         return self._weights @ np.stack([self._rows @ unit for unit in units], axis=1)
 
 
+def _word_by_word(tokenizer) -> tuple[str, ...] | None:  # noqa: ANN001 - a tokenizers.Tokenizer
+    """The tokenizer's added tokens ("<s>"...) if it encodes a text of words joined by single spaces, none of
+    them, as its words one by one, end to end; None if it may not.
+
+    WordLlama's tokenizer (Llama's BPE) has no pre-tokenizer: it prepends "\u2581", makes each space one, and
+    merges over the whole text. A merge can join two words only into a token holding "\u2581" after another
+    character; its vocabulary has none but runs of "\u2581" (which need two spaces in a row), so each word's
+    tokens are those of the word alone. An added token is cut out of the text first, which changes what
+    the spaces around it become."""
+    import json
+
+    try:
+        normalizer = json.loads(tokenizer.normalizer.__getstate__()) if tokenizer.normalizer is not None else None
+        if (normalizer != _PREPEND_AND_REPLACE or tokenizer.pre_tokenizer is not None
+                or type(tokenizer.model).__name__ != "BPE"):
+            return None
+        if any("\u2581" in token.lstrip("\u2581") for token in tokenizer.get_vocab()):  # 14 ms, once
+            return None
+        added = list(tokenizer.get_added_tokens_decoder().values())
+        if any(token.normalized or " " in token.content or "\u2581" in token.content for token in added):
+            return None  # matched in the normalised text, or across words
+        return tuple(token.content for token in added)
+    except Exception:  # noqa: BLE001 - another kind of tokenizer: encode whole texts
+        return None
+
+
+_PREPEND_AND_REPLACE = {"type": "Sequence", "normalizers": [
+    {"type": "Prepend", "prepend": "\u2581"}, {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]}
+
+
 def _token_factors(model, texts: list[str]) -> _TokenFactors | None:  # noqa: ANN001
     """`_TokenFactors` for `texts`, or None where SciPy is missing (the direct product then)."""
     try:
@@ -264,7 +298,30 @@ class SemanticIndex:
         self._memo = np.empty((kept, width), dtype=np.float32)
         self._memo_lock = threading.Lock()
         binary = getattr(model, "binary", False)
+        self._added_tokens: tuple[str, ...] | None = None  # `_word_by_word`, asked at the first question
+        self._word_by_word_known = False
+        self._word_tokens: dict[str, tuple[int, ...]] = {}
         self._factors = _token_factors(model, texts) if not kept and texts and not binary else None
+
+    def _token_ids(self, text: str) -> list[int]:
+        """The model tokenizer's ids for `text` (no special tokens): word by word from a memo where the tokenizer
+        encodes words independently (`_word_by_word`) and the text is words joined by single spaces, else
+        the whole text at once. The same ids either way (`tests/test_fast_paths.py` compares them)."""
+        if not self._word_by_word_known:
+            self._added_tokens, self._word_by_word_known = _word_by_word(self._model.tokenizer), True
+        memo, added = self._word_tokens, self._added_tokens
+        if (added is None or not text or "  " in text or text[0] == " " or text[-1] == " " or "\u2581" in text
+                or any(token in text for token in added)):
+            return self._model.tokenizer.encode(text, add_special_tokens=False).ids
+        ids: list[int] = []
+        for word in text.split(" "):
+            found = memo.get(word)
+            if found is None:
+                if len(memo) >= WORD_TOKENS:
+                    memo.clear()
+                found = memo[word] = tuple(self._model.tokenizer.encode(word, add_special_tokens=False).ids)
+            ids.extend(found)
+        return ids
 
     def _embed_one(self, text: str):  # noqa: ANN202 - a numpy vector
         """`model.embed([text], norm=True)[0]` as float32, bit for bit, without its per-call batching overhead
@@ -274,7 +331,7 @@ class SemanticIndex:
         np, model = self._np, self._model
         if getattr(model, "binary", False):
             return model.embed([text], norm=True)[0].astype(np.float32)
-        ids = np.array(model.tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.int64)
+        ids = np.array(self._token_ids(text), dtype=np.int64)
         ids = np.minimum(np.maximum(ids, 0), model.embedding.shape[0] - 1)
         summed = np.add.reduce(model.embedding[ids], axis=0, dtype=np.float32)
         pooled = summed / np.float32(max(len(ids), 1))
@@ -293,7 +350,7 @@ class SemanticIndex:
         depend on what came before; they differ from the direct product in the last bits of float32 only.
         """
         np, model = self._np, self._model
-        tokens = model.tokenizer.encode(text, add_special_tokens=False).ids
+        tokens = self._token_ids(text)
         unique = dict.fromkeys(tokens)
         if (getattr(model, "binary", False) or not unique or len(unique) > len(self._memo)
                 or min(unique) < 0 or max(unique) >= model.embedding.shape[0]):
