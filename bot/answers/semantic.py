@@ -31,6 +31,9 @@ WORD_TOKENS = 20_000
 """Words whose token ids are kept (`SemanticIndex._token_ids`): the tokenizer costs about 10 us for one short
 question, most of it per call, the memo under 2 us (2026-12-06); the 1,534 labelled questions use 2,441 distinct
 words."""
+WHOLE_TEXTS_FIRST = 4
+"""The first texts are encoded whole: the check that words may be encoded one by one (`_word_by_word`, 14 ms)
+is made only by a process that asks more (not by `img-advisor ask` with one question)."""
 TOKEN_MEMO_BYTES = 128 << 20
 """The most the memo may take: 3,072 tokens of a base of up to 10,000 phrasings (80 MB for the shipped 6,300).
 A larger base (a 2,000-entry one has about 39,000) keeps no memo: it compares a question through the phrasings'
@@ -300,6 +303,7 @@ class SemanticIndex:
         binary = getattr(model, "binary", False)
         self._added_tokens: tuple[str, ...] | None = None  # `_word_by_word`, asked at the first question
         self._word_by_word_known = False
+        self._texts_encoded = 0
         self._word_tokens: dict[str, tuple[int, ...]] = {}
         self._factors = _token_factors(model, texts) if not kept and texts and not binary else None
 
@@ -308,6 +312,9 @@ class SemanticIndex:
         encodes words independently (`_word_by_word`) and the text is words joined by single spaces, else
         the whole text at once. The same ids either way (`tests/test_fast_paths.py` compares them)."""
         if not self._word_by_word_known:
+            self._texts_encoded += 1
+            if self._texts_encoded <= WHOLE_TEXTS_FIRST:
+                return self._model.tokenizer.encode(text, add_special_tokens=False).ids
             self._added_tokens, self._word_by_word_known = _word_by_word(self._model.tokenizer), True
         memo, added = self._word_tokens, self._added_tokens
         if (added is None or not text or "  " in text or text[0] == " " or text[-1] == " " or "\u2581" in text
