@@ -301,7 +301,7 @@ class SemanticIndex:
         self._memo = np.empty((kept, width), dtype=np.float32)
         self._memo_lock = threading.Lock()
         binary = getattr(model, "binary", False)
-        self._added_tokens: tuple[str, ...] | None = None  # `_word_by_word`, asked at the first question
+        self._added_tokens: tuple[str, ...] | None = None  # `_word_by_word`, asked after WHOLE_TEXTS_FIRST texts
         self._word_by_word_known = False
         self._texts_encoded = 0
         self._word_tokens: dict[str, tuple[int, ...]] = {}

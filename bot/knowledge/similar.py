@@ -119,7 +119,7 @@ def _histograms(texts: list[str]) -> np.ndarray:
 DENSE_BELOW = 90.0
 """Below this cutoff the segments grow short and match everywhere: candidates come from comparing every pair
 with rapidfuzz's vectorised `cdist` instead. On the 6,097 shipped questions (2026-12-06) the segment filter
-took 0.1 s at 95, 0.3 s at 90, 6.8 s at 80 and 116 s and 19 GB at 70; `cdist` 0.6 s and 60 MB at any cutoff."""
+took 0.1 s at 95, 0.3 s at 90, 6.8 s at 80 and 116 s and 19 GB at 70; `cdist` 0.3 s and 60 MB at any cutoff."""
 DENSE_ROWS = 256
 """Texts compared with all the others at once by `cdist` (a block of DENSE_ROWS x texts scores)."""
 
