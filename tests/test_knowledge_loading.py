@@ -259,6 +259,17 @@ def test_the_blocked_check_finds_the_same_pairs_with_planted_near_duplicates(cut
     assert both_ways(mixed, cutoff) == (expected, expected)
 
 
+@pytest.mark.parametrize("dense_below", [0.0, 101.0])
+def test_pairs_within_one_group_are_left_out_either_way(dense_below: float) -> None:
+    rng = random.Random(11)
+    texts = [mutate("how much does an observership cost", rng, rng.randrange(0, 6)) for _ in range(40)]
+    groups = [i // 3 for i in range(len(texts))]  # three questions to an entry
+    expected = [(i, j, score) for i, j, score in all_pairs(texts, 85) if groups[i] != groups[j]]
+    assert len(expected) > 20
+    with mock.patch.object(similar, "DENSE_BELOW", dense_below):
+        assert similar_pairs(texts, 85, groups=groups) == expected
+
+
 @settings(max_examples=200, deadline=None)
 @given(texts=st.lists(st.text(alphabet="ab ", max_size=45), max_size=40),
        cutoff=st.sampled_from([95, 90, 85, 75, 50]))
