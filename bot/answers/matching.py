@@ -358,9 +358,8 @@ class Matcher:
         at_best = np.flatnonzero(close == np.repeat(best_close, counts))
         closest = own[at_best[np.searchsorted(at_best, firsts)]]
         # one call for all of them (the same doubles as fuzz.ratio one by one, in half the time)
-        phrasings = self._phrasings
-        ratio = process.cdist([question.sorted_text], [phrasings[p] for p in closest.tolist()], scorer=fuzz.ratio,
-                              dtype=np.float64)[0] / 100
+        ratio = process.cdist([question.sorted_text], [self._phrasings[p] for p in closest.tolist()],
+                              scorer=fuzz.ratio, dtype=np.float64)[0] / 100
         scores = W_COVERAGE * coverage + W_CLOSENESS * best_close + W_FUZZ * ratio
         return list(zip(scores.tolist(), [self.entry_ids[e] for e in chosen.tolist()]))
 

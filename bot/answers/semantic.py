@@ -302,8 +302,7 @@ class SemanticIndex:
         self._memo_lock = threading.Lock()
         binary = getattr(model, "binary", False)
         self._added_tokens: tuple[str, ...] | None = None  # `_word_by_word`, asked after WHOLE_TEXTS_FIRST texts
-        self._word_by_word_known = False
-        self._texts_encoded = 0
+        self._texts_encoded = 0  # counted up to WHOLE_TEXTS_FIRST + 1 (then the check has been made)
         self._word_tokens: dict[str, tuple[int, ...]] = {}
         self._factors = _token_factors(model, texts) if not kept and texts and not binary else None
 
@@ -311,24 +310,28 @@ class SemanticIndex:
         """The model tokenizer's ids for `text` (no special tokens): word by word from a memo where the tokenizer
         encodes words independently (`_word_by_word`) and the text is words joined by single spaces, else
         the whole text at once. The same ids either way (`tests/test_fast_paths.py` compares them)."""
-        if not self._word_by_word_known:
+        if self._texts_encoded <= WHOLE_TEXTS_FIRST:
             self._texts_encoded += 1
             if self._texts_encoded <= WHOLE_TEXTS_FIRST:
-                return self._model.tokenizer.encode(text, add_special_tokens=False).ids
-            self._added_tokens, self._word_by_word_known = _word_by_word(self._model.tokenizer), True
+                return self._encode(text)
+            self._added_tokens = _word_by_word(self._model.tokenizer)
         memo, added = self._word_tokens, self._added_tokens
         if (added is None or not text or "  " in text or text[0] == " " or text[-1] == " " or "\u2581" in text
                 or any(token in text for token in added)):
-            return self._model.tokenizer.encode(text, add_special_tokens=False).ids
+            return self._encode(text)
         ids: list[int] = []
         for word in text.split(" "):
             found = memo.get(word)
             if found is None:
                 if len(memo) >= WORD_TOKENS:
                     memo.clear()
-                found = memo[word] = tuple(self._model.tokenizer.encode(word, add_special_tokens=False).ids)
+                found = memo[word] = tuple(self._encode(word))
             ids.extend(found)
         return ids
+
+    def _encode(self, text: str) -> list[int]:
+        """The tokenizer's own ids for `text`, without special tokens."""
+        return self._model.tokenizer.encode(text, add_special_tokens=False).ids
 
     def _embed_one(self, text: str):  # noqa: ANN202 - a numpy vector
         """`model.embed([text], norm=True)[0]` as float32, bit for bit, without its per-call batching overhead

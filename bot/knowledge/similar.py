@@ -131,11 +131,10 @@ def similar_pairs(texts: list[str], cutoff: float,
     Pairs whose `groups` are equal (two questions of one entry) are left out. Ordered as an
     all-pairs scan reports them: by i, then by score (highest first), then by j.
     """
-    f = min(max(0.0, 1 - cutoff / 100), 0.999)
     if cutoff < DENSE_BELOW:
         first, second = _dense_candidates(texts, cutoff)
     else:
-        first, second = _segment_candidates(texts, f)
+        first, second = _segment_candidates(texts, cutoff)
     if groups is not None and len(first):
         numbers: dict[object, int] = {}
         group_of = np.array([numbers.setdefault(group, len(numbers)) for group in groups], dtype=np.int64)
@@ -169,9 +168,10 @@ def _dense_candidates(texts: list[str], cutoff: float) -> tuple[np.ndarray, np.n
     return (np.concatenate([empty, *firsts]).astype(np.int64), np.concatenate([empty, *seconds]).astype(np.int64))
 
 
-def _segment_candidates(texts: list[str], f: float) -> tuple[np.ndarray, np.ndarray]:
+def _segment_candidates(texts: list[str], cutoff: float) -> tuple[np.ndarray, np.ndarray]:
     """Pairs i < j that share a segment where an alignment within the cutoff must (see the module's
     docstring) and pass the histogram filter."""
+    f = min(max(0.0, 1 - cutoff / 100), 0.999)
     empty = np.zeros(0, dtype=np.int64)
     by_length: dict[int, list[int]] = {}
     for i, text in enumerate(texts):
