@@ -121,10 +121,13 @@ def test_similarities_from_token_columns_match_the_direct_product_whatever_came_
     assert len(factored._memo) == 0 and factored._factors is not None
     for text, products in zip(texts, first):
         assert np.allclose(factored._columns([text])[0], products, rtol=0, atol=2e-6), text
-    units = [factored._embed_one(text) for text in texts[:7]]  # compared together, each as if alone
-    together = factored._factors.products(units)
-    for i, unit in enumerate(units):
-        assert np.array_equal(together[:, i], factored._factors.products([unit])[:, 0], equal_nan=True)
+    units = [factored._embed_one(text) for text in texts[:10]]
+    alone = [factored._factors.products([unit])[0] for unit in units]
+    for count in range(1, len(units) + 1):  # compared together (one by one, or in padded blocks), each as if alone
+        together = factored._factors.products(units[:count])
+        assert len(together) == count
+        for i in range(count):
+            assert np.array_equal(together[i], alone[i], equal_nan=True), (count, i)
     monkeypatch.setattr(semantic, "_TokenFactors", _without_scipy)  # and without SciPy, the direct product
     direct = semantic.SemanticIndex(entries)
     assert direct._factors is None
