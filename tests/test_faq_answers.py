@@ -29,11 +29,24 @@ HOLDOUT = Path(__file__).parent / "eval" / "holdout.yaml"
     ("J1 vs H1B", "j1-vs-h1b"),
     ("wat is the diffrence betwen clerkship and observrship", "clerkship-vs-observership"),
     ("which question bank do most people use for step 2", "usmle-study-resources"),
+    ("is venezuela under the partial travel ban?", "travel-ban-country-list"),
+    ("do publications matter for img", "research-publications-img"),
+    ("i got a new publication after my interview, can i tell the programs", "post-interview-update"),
 ])
 def test_real_phrasing_finds_the_right_entry(advisor: Advisor, question: str, entry: str) -> None:
     """Answered directly, or (when the confidence is not high enough to answer) offered first."""
     outcome = advisor.ask(question)
     assert outcome.entry == entry or (outcome.entry is None and outcome.suggestions[:1] == [entry])
+
+
+def test_a_doctor_living_abroad_learns_the_travel_ban_goes_by_nationality(advisor: Advisor) -> None:
+    """The lists name the country of the passport; a residence permit elsewhere changes nothing, and a J-1 is
+    blocked for partial-ban nationals while an H-1B is not."""
+    reply = advisor.ask("i have a residence permit in another country, does the travel ban still apply to me")
+    text = reply.replies[0].text
+    assert reply.entry == "travel-ban-country-list"
+    assert "nationality" in text and "residence permit elsewhere does not exempt you" in text
+    assert "H-1B" in text and "Venezuela" in text and "Syria" in text
 
 
 def test_every_answer_shows_sources_review_date_and_related_buttons(advisor: Advisor) -> None:
