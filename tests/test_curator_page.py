@@ -46,6 +46,6 @@ def test_the_page_shows_misses_votes_reviews_timeline_and_calibration(tmp_path: 
 
 
 def test_the_page_renders_with_an_empty_database_and_no_labels(tmp_path: Path, kb: KnowledgeBase) -> None:
-    page = write_page(tmp_path, FaqService(kb), PageData([], [], None), today=dt.date(2026, 12, 6))
+    page = write_page(tmp_path, FaqService(kb), PageData([], [], None), today=dt.date(2026, 12, 7))
     html = page.read_text(encoding="utf-8")
     assert "(nothing recorded yet)" in html and "No labelled question set" in html

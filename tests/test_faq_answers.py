@@ -32,6 +32,10 @@ HOLDOUT = Path(__file__).parent / "eval" / "holdout.yaml"
     ("is venezuela under the partial travel ban?", "travel-ban-country-list"),
     ("do publications matter for img", "research-publications-img"),
     ("i got a new publication after my interview, can i tell the programs", "post-interview-update"),
+    ("my visa card gets rejected when i pay for eras, what can i do", "myeras-payment-declined"),
+    ("is fcvs required for a state license", "fcvs"),
+    ("can im and fm programs both go on my rank order list", "rank-two-specialties"),
+    ("if i match somewhere and refuse to go, can i apply again next cycle", "match-binding"),
 ])
 def test_real_phrasing_finds_the_right_entry(advisor: Advisor, question: str, entry: str) -> None:
     """Answered directly, or (when the confidence is not high enough to answer) offered first."""
@@ -47,6 +51,20 @@ def test_a_doctor_living_abroad_learns_the_travel_ban_goes_by_nationality(adviso
     assert reply.entry == "travel-ban-country-list"
     assert "nationality" in text and "residence permit elsewhere does not exempt you" in text
     assert "H-1B" in text and "Venezuela" in text and "Syria" in text
+
+
+def test_a_foreign_graduate_asking_for_an_eras_fee_waiver_is_told_plainly_there_is_none(advisor: Advisor) -> None:
+    """AAMC's Fee Assistance Program is for medical-school applicants; the answer says so, names the cycle's
+    rules and points at a cheaper program list rather than promising a discount."""
+    reply = advisor.ask("does aamc give ecfmg graduates any discount on eras application fees")
+    assert reply.entry == "eras-fee-assistance"
+    text = reply.replies[0].text
+    assert "preparing to apply to medical school" in text and "no ECFMG or USMLE fee waiver" in text
+    assert "students-residents.aamc.org" in text
+
+
+def test_a_phone_or_laptop_recommendation_is_out_of_scope(advisor: Advisor) -> None:
+    assert advisor.ask("which is the best laptop for doing uworld").kind == "out_of_scope"
 
 
 def test_every_answer_shows_sources_review_date_and_related_buttons(advisor: Advisor) -> None:

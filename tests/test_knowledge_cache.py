@@ -13,7 +13,7 @@ from bot.config import bundled_knowledge_dir
 from bot.knowledge import cache, load_knowledge
 from bot.knowledge.yamlsource import KnowledgeError
 
-TODAY = dt.date(2026, 12, 6)
+TODAY = dt.date(2026, 12, 7)
 
 
 @pytest.fixture

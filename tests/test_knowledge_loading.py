@@ -22,7 +22,7 @@ from bot.knowledge.loader import COLLISION_SCORE
 from bot.knowledge.similar import similar_pairs
 from bot.knowledge.yamlsource import FastLoader, PureLoader, YamlDoc, load
 
-TODAY = dt.date(2026, 12, 6)
+TODAY = dt.date(2026, 12, 7)
 SHIPPED = sorted(bundled_knowledge_dir().rglob("*.yaml"))
 
 
