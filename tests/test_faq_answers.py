@@ -53,6 +53,18 @@ def test_a_doctor_living_abroad_learns_the_travel_ban_goes_by_nationality(adviso
     assert "H-1B" in text and "Venezuela" in text and "Syria" in text
 
 
+def test_a_matched_sudanese_doctor_learns_the_j1_is_blocked_and_where_every_listed_country_is(advisor: Advisor) -> None:
+    """The J-1 entry states the rule for both lists and leaves the lists themselves to the country-list entry,
+    offered as a button, so the two cannot drift apart."""
+    reply = advisor.ask("i am sudanese, can i still get j1 visa for residency")
+    assert reply.entry == "travel-ban-j1-2025"
+    text = reply.replies[0].text
+    assert "no **J-1** is issued" in text or "no J-1 is issued" in text
+    assert "nationality" in text and "not H-1B" in text.replace("**", "")
+    labels = [b.label for row in reply.replies[0].buttons for b in row]
+    assert "More: Which countries the 2026 travel bans cover" in labels
+
+
 def test_a_foreign_graduate_asking_for_an_eras_fee_waiver_is_told_plainly_there_is_none(advisor: Advisor) -> None:
     """AAMC's Fee Assistance Program is for medical-school applicants; the answer says so, names the cycle's
     rules and points at a cheaper program list rather than promising a discount."""
