@@ -36,6 +36,7 @@ HOLDOUT = Path(__file__).parent / "eval" / "holdout.yaml"
     ("is fcvs required for a state license", "fcvs"),
     ("can im and fm programs both go on my rank order list", "rank-two-specialties"),
     ("if i match somewhere and refuse to go, can i apply again next cycle", "match-binding"),
+    ("how many lors does an im program want", "how-many-lors"),
 ])
 def test_real_phrasing_finds_the_right_entry(advisor: Advisor, question: str, entry: str) -> None:
     """Answered directly, or (when the confidence is not high enough to answer) offered first."""
