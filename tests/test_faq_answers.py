@@ -76,6 +76,22 @@ def test_a_foreign_graduate_asking_for_an_eras_fee_waiver_is_told_plainly_there_
     assert "students-residents.aamc.org" in text
 
 
+@pytest.mark.parametrize("message", [
+    "my father is having chest pain right now what do i do",
+    "My father had a stroke. What should I do?",
+])
+def test_an_emergency_gets_the_safety_note(advisor: Advisor, message: str) -> None:
+    assert advisor.ask(message).kind == "safety"
+
+
+def test_a_family_illness_told_as_backstory_does_not_hide_the_question(advisor: Advisor) -> None:
+    """A gap explained by a parent's stroke is not an emergency: the Step 3 question behind it gets looked up."""
+    outcome = advisor.ask("I took a gap year because my dad had a stroke and I cared for him. "
+                          "Is step 3 worth taking before I apply?")
+    assert outcome.kind != "safety"
+    assert "step3" in (outcome.entry or "") or any("step3" in s for s in outcome.suggestions)
+
+
 def test_a_phone_or_laptop_recommendation_is_out_of_scope(advisor: Advisor) -> None:
     assert advisor.ask("which is the best laptop for doing uworld").kind == "out_of_scope"
 

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from bot.answers.confidence import ConfidenceModel, Signals, load_model
 from bot.answers.matching import Candidate, Matcher
 from bot.answers.normalize import normalize
-from bot.answers.reading import Reading, SocialRemover, question_kind, read
+from bot.answers.reading import Reading, SocialRemover, is_question, question_kind, read, repair_im, split_sentences
 from bot.answers.semantic import SemanticIndex
 from bot.events import Button, Outcome, Reply, button_rows
 from bot.knowledge import KnowledgeBase, Link, SmallTalkKind
@@ -34,6 +34,10 @@ SUGGEST_WITHIN = 0.25
 SHORTLIST = 12
 TOPIC_WORDS_CAP = 10
 """The confidence's `topic_words` signal counts topic words up to this many."""
+BACKSTORY_ASKS = 2
+"""An emergency word ("stroke", "chest pain") in a sentence that asks nothing is backstory when another sentence asks
+about at least this many topic words: "... took a gap (father had stroke, I was caregiver). Should I take step 3
+now?" is a Step 3 question, while "my father had a stroke. what should i do?" still gets the safety note."""
 SHORT_PART = 2
 """A question of a message with at most this many topic words is read with the whole message as context."""
 PART_MARGIN = 0.2
@@ -142,7 +146,7 @@ class FaqService:
         """
         reading = read(question, self.social)
         full = normalize(question)
-        if self.emergency is not None and self.emergency.found_in(full):
+        if self._emergency(question, full):
             return Outcome([Reply(self.emergency.reply)], None, None, kind="safety")
         if reading.not_english:
             return Outcome([Reply(self.not_english, self._topic_buttons)], None, None, kind="language")
@@ -194,6 +198,18 @@ class FaqService:
         if self.chatter.found_in(full) and ranking.words <= 2:
             return Outcome([Reply(self.chatter.reply)], None, confidence, kind="smalltalk")
         return Outcome([self.nothing_fits()], None, confidence, kind="none")
+
+    def _emergency(self, question: str, normalized: str) -> bool:
+        """An emergency or a request for treatment, unless the emergency words only tell the asker's story beside a
+        question about something else (`BACKSTORY_ASKS`)."""
+        if self.emergency is None or not self.emergency.found_in(normalized):
+            return False
+        sentences = split_sentences(repair_im(question))
+        telling = [s for s in sentences if self.emergency.found_in(normalize(s))]
+        if not telling or any(is_question(s) for s in telling):
+            return True
+        return not any(is_question(s) and _topic_words(self.matcher.stems(s)) >= BACKSTORY_ASKS
+                       for s in sentences if s not in telling)
 
     def _smalltalk(self, social: frozenset[str], normalized: str) -> Outcome:
         for name, talk in (("thanks", self.thanks), ("greeting", self.greeting), ("chatter", self.chatter)):
