@@ -37,6 +37,10 @@ HOLDOUT = Path(__file__).parent / "eval" / "holdout.yaml"
     ("can im and fm programs both go on my rank order list", "rank-two-specialties"),
     ("if i match somewhere and refuse to go, can i apply again next cycle", "match-binding"),
     ("how many lors does an im program want", "how-many-lors"),
+    ("which documents should i carry to the consulate for the j1", "j1-visa-interview"),
+    ("is there a date by which residents must pass step 3", "step3-deadline-residency"),
+    ("my ppd came positive, i had bcg as a child, what test do hospitals accept", "health-clearance-details"),
+    ("do fm programs ask for a standardized letter like the em sloe", "fm-letters"),
 ])
 def test_real_phrasing_finds_the_right_entry(advisor: Advisor, question: str, entry: str) -> None:
     """Answered directly, or (when the confidence is not high enough to answer) offered first."""
