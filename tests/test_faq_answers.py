@@ -83,6 +83,7 @@ def test_a_foreign_graduate_asking_for_an_eras_fee_waiver_is_told_plainly_there_
 @pytest.mark.parametrize("message", [
     "my father is having chest pain right now what do i do",
     "My father had a stroke. What should I do?",
+    "I have been feeling suicidal since I failed. Will one step 1 fail ruin my chances for internal medicine?",
 ])
 def test_an_emergency_gets_the_safety_note(advisor: Advisor, message: str) -> None:
     assert advisor.ask(message).kind == "safety"

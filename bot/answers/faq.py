@@ -127,6 +127,8 @@ class FaqService:
         self.chatter = _PhraseSet(kb.smalltalk.chatter)
         self.out_of_scope = _PhraseSet(kb.smalltalk.out_of_scope)
         self.emergency = _PhraseSet(kb.smalltalk.emergency) if kb.smalltalk.emergency else None
+        self.crisis = (_PhraseSet(SmallTalkKind(phrases=kb.smalltalk.emergency.always, reply=kb.smalltalk.emergency.reply))
+                       if kb.smalltalk.emergency and kb.smalltalk.emergency.always else None)
         self.about = _PhraseSet(kb.smalltalk.about) if kb.smalltalk.about else None
         self.not_english = kb.smalltalk.not_english or "For now I read English only. Please ask in English."
         self.social = SocialRemover({"greeting": kb.smalltalk.greeting.phrases, "thanks": kb.smalltalk.thanks.phrases,
@@ -201,9 +203,11 @@ class FaqService:
 
     def _emergency(self, question: str, normalized: str) -> bool:
         """An emergency or a request for treatment, unless the emergency words only tell the asker's story beside a
-        question about something else (`BACKSTORY_ASKS`)."""
+        question about something else (`BACKSTORY_ASKS`); self-harm words (`always`) are never backstory."""
         if self.emergency is None or not self.emergency.found_in(normalized):
             return False
+        if self.crisis is not None and self.crisis.found_in(normalized):
+            return True  # "i feel suicidal. will my step 1 fail hurt me?": never looked up
         sentences = split_sentences(repair_im(question))
         telling = [s for s in sentences if self.emergency.found_in(normalize(s))]
         if not telling or any(is_question(s) for s in telling):

@@ -100,6 +100,13 @@ class SmallTalkKind(Strict):
     reply: Text
 
 
+class Emergency(SmallTalkKind):
+    """A medical emergency or a request for treatment. `always` phrases (self-harm) get the safety note even where
+    the message tells them as backstory beside another question."""
+
+    always: list[Text] = []
+
+
 class SmallTalk(Strict):
     """Greetings, thanks and out-of-scope subjects (knowledge/smalltalk.yaml)."""
 
@@ -107,6 +114,6 @@ class SmallTalk(Strict):
     thanks: SmallTalkKind
     chatter: SmallTalkKind
     out_of_scope: SmallTalkKind
-    emergency: SmallTalkKind | None = None  # a medical emergency or a request for treatment: never a FAQ entry
+    emergency: Emergency | None = None  # a medical emergency or a request for treatment: never a FAQ entry
     about: SmallTalkKind | None = None  # questions about the bot itself ("are you chatgpt?"): never a FAQ entry
     not_english: Text | None = None  # said when a message is not in English
