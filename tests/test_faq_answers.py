@@ -41,6 +41,7 @@ HOLDOUT = Path(__file__).parent / "eval" / "holdout.yaml"
     ("is there a date by which residents must pass step 3", "step3-deadline-residency"),
     ("my ppd came positive, i had bcg as a child, what test do hospitals accept", "health-clearance-details"),
     ("do fm programs ask for a standardized letter like the em sloe", "fm-letters"),
+    ("the embassy refused my j1 after i matched, do i need a waiver from nrmp", "visa-refused-after-match"),
 ])
 def test_real_phrasing_finds_the_right_entry(advisor: Advisor, question: str, entry: str) -> None:
     """Answered directly, or (when the confidence is not high enough to answer) offered first."""
