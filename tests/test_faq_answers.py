@@ -65,8 +65,8 @@ def test_a_matched_sudanese_doctor_learns_the_j1_is_blocked_and_where_every_list
     reply = advisor.ask("i am sudanese, can i still get j1 visa for residency")
     assert reply.entry == "travel-ban-j1-2025"
     text = reply.replies[0].text
-    assert "no **J-1** is issued" in text or "no J-1 is issued" in text
-    assert "nationality" in text and "not H-1B" in text.replace("**", "")
+    assert "no **J-1** is issued" in text
+    assert "nationality" in text and "**not H-1B**" in text
     labels = [b.label for row in reply.replies[0].buttons for b in row]
     assert "More: Which countries the 2026 travel bans cover" in labels
 

@@ -204,10 +204,10 @@ class FaqService:
     def _emergency(self, question: str, normalized: str) -> bool:
         """An emergency or a request for treatment, unless the emergency words only tell the asker's story beside a
         question about something else (`BACKSTORY_ASKS`); self-harm words (`always`) are never backstory."""
+        if self.crisis is not None and self.crisis.found_in(normalized):
+            return True  # "i feel suicidal. will my step 1 fail hurt me?": never looked up, listed in `phrases` or not
         if self.emergency is None or not self.emergency.found_in(normalized):
             return False
-        if self.crisis is not None and self.crisis.found_in(normalized):
-            return True  # "i feel suicidal. will my step 1 fail hurt me?": never looked up
         sentences = split_sentences(repair_im(question))
         telling = [s for s in sentences if self.emergency.found_in(normalize(s))]
         if not telling or any(is_question(s) for s in telling):
