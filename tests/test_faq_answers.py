@@ -90,6 +90,19 @@ def test_an_emergency_gets_the_safety_note(advisor: Advisor, message: str) -> No
     assert advisor.ask(message).kind == "safety"
 
 
+@pytest.mark.parametrize("message", [
+    "I have been feeling suicidal since I failed. Will one step 1 fail ruin my chances for internal medicine?",
+    "went unmatched again, honestly i want to die",
+])
+def test_self_harm_words_get_a_crisis_line_not_a_lookup(advisor: Advisor, message: str) -> None:
+    """Beside a question or alone, self-harm words get 988 and the local emergency number, and no entry."""
+    outcome = advisor.ask(message)
+    assert outcome.kind == "safety" and outcome.entry is None
+    text = outcome.replies[0].text
+    assert "call or text 988" in text and "local emergency number" in text
+    assert "medical advice" not in text  # the treatment note is for a sick relative, not for the asker
+
+
 def test_a_family_illness_told_as_backstory_does_not_hide_the_question(advisor: Advisor) -> None:
     """A gap explained by a parent's stroke is not an emergency: the Step 3 question behind it gets looked up."""
     outcome = advisor.ask("I took a gap year because my dad had a stroke and I cared for him. "

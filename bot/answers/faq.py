@@ -127,8 +127,9 @@ class FaqService:
         self.chatter = _PhraseSet(kb.smalltalk.chatter)
         self.out_of_scope = _PhraseSet(kb.smalltalk.out_of_scope)
         self.emergency = _PhraseSet(kb.smalltalk.emergency) if kb.smalltalk.emergency else None
-        self.crisis = (_PhraseSet(SmallTalkKind(phrases=kb.smalltalk.emergency.always, reply=kb.smalltalk.emergency.reply))
-                       if kb.smalltalk.emergency and kb.smalltalk.emergency.always else None)
+        emergency = kb.smalltalk.emergency
+        self.crisis = (_PhraseSet(SmallTalkKind(phrases=emergency.always, reply=emergency.always_reply or emergency.reply))
+                       if emergency and emergency.always else None)
         self.about = _PhraseSet(kb.smalltalk.about) if kb.smalltalk.about else None
         self.not_english = kb.smalltalk.not_english or "For now I read English only. Please ask in English."
         self.social = SocialRemover({"greeting": kb.smalltalk.greeting.phrases, "thanks": kb.smalltalk.thanks.phrases,
@@ -148,6 +149,9 @@ class FaqService:
         """
         reading = read(question, self.social)
         full = normalize(question)
+        if self.crisis is not None and self.crisis.found_in(full):
+            # "i feel suicidal. will my step 1 fail hurt me?": a crisis line, never a lookup, whatever else is asked
+            return Outcome([Reply(self.crisis.reply)], None, None, kind="safety")
         if self._emergency(question, full):
             return Outcome([Reply(self.emergency.reply)], None, None, kind="safety")
         if reading.not_english:
@@ -203,9 +207,7 @@ class FaqService:
 
     def _emergency(self, question: str, normalized: str) -> bool:
         """An emergency or a request for treatment, unless the emergency words only tell the asker's story beside a
-        question about something else (`BACKSTORY_ASKS`); self-harm words (`always`) are never backstory."""
-        if self.crisis is not None and self.crisis.found_in(normalized):
-            return True  # "i feel suicidal. will my step 1 fail hurt me?": never looked up, listed in `phrases` or not
+        question about something else (`BACKSTORY_ASKS`); self-harm words (`always`) are checked before, in `answer`."""
         if self.emergency is None or not self.emergency.found_in(normalized):
             return False
         sentences = split_sentences(repair_im(question))

@@ -105,6 +105,7 @@ class Emergency(SmallTalkKind):
     the message tells them as backstory beside another question."""
 
     always: list[Text] = []
+    always_reply: Text | None = None  # what self-harm words get instead of `reply` (a crisis line, not "see a doctor")
 
 
 class SmallTalk(Strict):
