@@ -111,6 +111,15 @@ def test_a_family_illness_told_as_backstory_does_not_hide_the_question(advisor: 
     assert "step3" in (outcome.entry or "") or any("step3" in s for s in outcome.suggestions)
 
 
+@pytest.mark.parametrize("amount", ["2000$", "$2,000", "$ 2000", "2,000 USD"])
+def test_an_amount_reads_the_same_however_the_dollars_are_written(advisor: Advisor, amount: str) -> None:
+    """"2000$", "$2,000" and "2,000 USD" are "2000 dollars": the same reply, about what USCE costs."""
+    said = advisor.ask(f"any free observerships? cant afford {amount} fees")
+    in_words = advisor.ask("any free observerships? cant afford 2000 dollars fees")
+    assert (said.entry, said.suggestions) == (in_words.entry, in_words.suggestions)
+    assert (said.entry or said.suggestions[0]) in {"observership-cost", "reduce-usce-costs"}
+
+
 def test_a_phone_or_laptop_recommendation_is_out_of_scope(advisor: Advisor) -> None:
     assert advisor.ask("which is the best laptop for doing uworld").kind == "out_of_scope"
 

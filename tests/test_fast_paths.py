@@ -53,6 +53,14 @@ def test_normalize_ascii_fast_path_matches_the_unicode_path() -> None:
     assert normalize("Café RÉSUMÉ") == "cafe resume"
 
 
+@pytest.mark.parametrize("typed, normalized", [
+    ("15,000 USD", "15000 usd"), ("$15k budget", "15k dollars budget"), ("2000$ for obs", "2000 dollars for obs"),
+    ("$2,000-$4,000 a month", "2000 dollars 4000 dollars a month"), ("1,2,3 steps", "1 2 3 steps"), ("$$$", "$$$"),
+])
+def test_amounts_are_read_as_people_write_them(typed: str, normalized: str) -> None:
+    assert normalize(typed) == normalized
+
+
 def test_importing_wordllama_leaves_logging_as_it_was() -> None:
     code = ("import logging; from bot.answers import semantic; semantic._model(); r = logging.getLogger(); "
             "print(len(r.handlers), r.level)")

@@ -258,7 +258,7 @@ class Matcher:
         return list(dict.fromkeys(stems))
 
     def _repair_uncached(self, stem: str) -> str:
-        if stem in self.idf or len(stem) < MIN_TYPO_LENGTH or stem.isdigit():
+        if stem in self.idf or len(stem) < MIN_TYPO_LENGTH or _is_number(stem):
             return stem
         best = process.extractOne(stem, self._vocabulary, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
         return best[0] if best else stem
@@ -266,13 +266,13 @@ class Matcher:
     def weight(self, stem: str) -> float:
         """Information carried by one stem; unknown words count as rare (they may be off-topic).
 
-        Unknown numbers ("2019", "60") are details of the asker's situation, not a
+        Unknown numbers ("2019", "60", "15k") are details of the asker's situation, not a
         sign of another subject, so they weigh like a common word.
         """
         known = self.idf.get(stem)
         if known is not None:
             return known
-        return 1.0 if stem.isdigit() else self._unknown_idf
+        return 1.0 if _is_number(stem) else self._unknown_idf
 
     def _question(self, q_stems: list[str]) -> _Question:
         """The question's weights and postings; the last one's again for the same stems (`faq.py` asks `scores`
@@ -362,6 +362,11 @@ class Matcher:
                               scorer=fuzz.ratio, dtype=np.float64)[0] / 100
         scores = W_COVERAGE * coverage + W_CLOSENESS * best_close + W_FUZZ * ratio
         return list(zip(scores.tolist(), [self.entry_ids[e] for e in chosen.tolist()]))
+
+
+def _is_number(stem: str) -> bool:
+    """A number, or thousands of something ("15k"): a detail of the asker's situation, not a word to repair."""
+    return stem.isdigit() or (stem[-1:] == "k" and stem[:-1].isdigit())
 
 
 class _Question:

@@ -19,6 +19,9 @@ _stemmer = snowballstemmer.stemmer("english")
 # "b-1" -> "b1", "h-1b" -> "h1b", "j-1" -> "j1": letter-digit hyphens joined
 _LETTER_DIGIT = re.compile(r"(?<=\b[a-z])[-\s](?=\d\w?\b)")
 _NON_WORD = re.compile(r"[^\w$]+|_")
+# "15,000" -> "15000", and an amount in dollars says so in words: "$15k", "2000$" -> "15k dollars", "2000 dollars"
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_DOLLARS = re.compile(r"\$\s?(\d[\d.]*k?)\b|\b(\d[\d.]*k?)\s?\$")
 _SPACES = re.compile(r"\s+")
 
 STOPWORDS = frozenset("""
@@ -51,6 +54,8 @@ def normalize(text: str) -> str:
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.replace("u.s.", "usa ").replace("’", "'").replace("'s ", " ")
     text = _LETTER_DIGIT.sub("", text)
+    if "$" in text or "," in text:
+        text = _DOLLARS.sub(r" \1\2 dollars ", _THOUSANDS.sub("", text))
     text = _NON_WORD.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
 
