@@ -172,13 +172,15 @@ class Advisor:
         return await otherwise()
 
     async def _overheard(self, event: Incoming, text: str) -> list[Reply]:
-        """A group message not addressed to the bot: silent unless auto-answer is on, sure, and not quiet."""
+        """A group message not addressed to the bot: silent unless auto-answer is on and the bot is sure; in quiet
+        hours only self-harm words get a reply (the crisis line, at most once an hour per person)."""
         if not text or len(text) > MAX_TEXT:
             return []
         settings = self.groups.chat_settings(event.platform, event.chat_id)
-        if not settings.auto_answer or quiet_until(settings, self.clock.now()):
+        if not settings.auto_answer:
             return []
-        return self.answers.answer(event, text, unprompted=True)
+        quiet = quiet_until(settings, self.clock.now()) is not None
+        return self.answers.answer(event, text, unprompted=True, crisis_only=quiet)
 
     def ask(self, question: str) -> Outcome:
         """Answer one question as free text in a private chat would be (used by `ask --json`)."""

@@ -116,5 +116,5 @@ class Outcome:
     entry: str | None = None
     score: float | None = None
     suggestions: list[str] = field(default_factory=list)
-    kind: str = "answer"  # "answer" | "unsure" | "none" | "smalltalk" | "out_of_scope" | "safety" | "language" | "invalid"
+    kind: str = "answer"  # "answer" | "unsure" | "none" | "smalltalk" | "out_of_scope" | "safety" | "crisis" | "language" | "invalid"
     entries: list[str] = field(default_factory=list)  # every entry answered (several questions in one message)

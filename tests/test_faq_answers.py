@@ -84,7 +84,6 @@ def test_a_foreign_graduate_asking_for_an_eras_fee_waiver_is_told_plainly_there_
 @pytest.mark.parametrize("message", [
     "my father is having chest pain right now what do i do",
     "My father had a stroke. What should I do?",
-    "I have been feeling suicidal since I failed. Will one step 1 fail ruin my chances for internal medicine?",
 ])
 def test_an_emergency_gets_the_safety_note(advisor: Advisor, message: str) -> None:
     assert advisor.ask(message).kind == "safety"
@@ -97,7 +96,7 @@ def test_an_emergency_gets_the_safety_note(advisor: Advisor, message: str) -> No
 def test_self_harm_words_get_a_crisis_line_not_a_lookup(advisor: Advisor, message: str) -> None:
     """Beside a question or alone, self-harm words get 988 and the local emergency number, and no entry."""
     outcome = advisor.ask(message)
-    assert outcome.kind == "safety" and outcome.entry is None
+    assert outcome.kind == "crisis" and outcome.entry is None
     text = outcome.replies[0].text
     assert "call or text 988" in text and "local emergency number" in text
     assert "medical advice" not in text  # the treatment note is for a sick relative, not for the asker

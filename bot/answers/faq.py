@@ -151,7 +151,7 @@ class FaqService:
         full = normalize(question)
         if self.crisis is not None and self.crisis.found_in(full):
             # "i feel suicidal. will my step 1 fail hurt me?": a crisis line, never a lookup, whatever else is asked
-            return Outcome([Reply(self.crisis.reply)], None, None, kind="safety")
+            return Outcome([Reply(self.crisis.reply)], None, None, kind="crisis")
         if self._emergency(question, full):
             return Outcome([Reply(self.emergency.reply)], None, None, kind="safety")
         if reading.not_english:

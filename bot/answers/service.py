@@ -33,6 +33,8 @@ MAX_REMEMBERED = 10_000
 """Questions kept in memory for the 👎 that may follow (the oldest go first)."""
 REMEMBER_FOR = dt.timedelta(days=1)
 """How long a question is kept in memory for a 👎 on its answer."""
+CRISIS_LINE_EVERY = dt.timedelta(hours=1)
+"""Overheard self-harm words get the crisis line at most this often per person and chat (a group is not spammed)."""
 _TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
 
 
@@ -59,15 +61,17 @@ class AnswerService:
         self.now = now
         self.cooldown = dt.timedelta(minutes=cooldown_minutes)
         self._asked: OrderedDict[str, _Asked] = OrderedDict()  # feedback token -> question (memory only)
+        self._crisis_sent: OrderedDict[tuple[str, str, str], dt.datetime] = OrderedDict()  # memory only
 
-    def answer(self, event: Incoming, question: str, unprompted: bool = False) -> list[Reply]:
-        """The replies to a question asked in `event`'s chat (`unprompted`: auto-answer)."""
+    def answer(self, event: Incoming, question: str, unprompted: bool = False, crisis_only: bool = False) -> list[Reply]:
+        """The replies to a question asked in `event`'s chat (`unprompted`: auto-answer; `crisis_only`: during
+        quiet hours, where only self-harm words get a reply, the crisis line)."""
         group = not event.is_private
         settings = self.groups.chat_settings(event.platform, event.chat_id) if group else ChatSettings()
         outcome = self.faq.answer(question, answer_at=settings.threshold if unprompted else None)
         now = self.now()
-        if unprompted and outcome.entry is None:
-            return []
+        if unprompted and (outcome.entry is None or crisis_only):
+            return self._crisis_line(event, outcome, now)
         if not group and outcome.kind == "smalltalk" and outcome.replies[0].text == self.faq.kb.smalltalk.chatter.reply:
             return [Reply(PRIVATE_CHATTER)]
         if outcome.entry is None:
@@ -87,6 +91,20 @@ class AnswerService:
             self.groups.mark_answered(event.platform, event.chat_id, outcome.entry, now.timestamp())
         base = self.faq.short_reply(outcome.entry) if group and settings.reply_style == "short" else outcome.replies[0]
         return [self._decorate(base, outcome, event, question), *outcome.replies[len(outcome.entries):]]
+
+    def _crisis_line(self, event: Incoming, outcome: Outcome, now: dt.datetime) -> list[Reply]:
+        """An overheard message: silent, unless it has self-harm words and the crisis line was not just sent."""
+        if outcome.kind != "crisis":
+            return []
+        key = (event.platform, event.chat_id, event.user_id)
+        last = self._crisis_sent.get(key)
+        if last is not None and now - last < CRISIS_LINE_EVERY:
+            return []
+        self._crisis_sent[key] = now
+        self._crisis_sent.move_to_end(key)
+        while len(self._crisis_sent) > MAX_REMEMBERED:
+            self._crisis_sent.popitem(last=False)
+        return outcome.replies
 
     def _several(self, event: Incoming, outcome: Outcome, question: str) -> list[Reply]:
         """Several questions in one message: in private each answer in turn; in a group one short menu."""
