@@ -32,7 +32,7 @@ these those there here what which whom whose any some all each every no not
 just also very too much many more most than only own same other such up down out off again further
 once both few nor s t don now pls plz please guys guy anyone someone somebody everyone hey hi hello
 thanks thank thx help tell know want need get got one really kindly sir mam maam bro dear ok okay
-still ive id""".split())
+still ive id him his her hers""".split())
 """Words that carry no topic. "after" and "before" are kept ("ECFMG before ERAS", "after the Match"),
 and so are question words (who, when, how...): "who writes my
 letters" and "how do I ask for letters" are different questions. Note: "us" the pronoun and "US" the country normalise
