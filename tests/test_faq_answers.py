@@ -102,6 +102,21 @@ def test_self_harm_words_get_a_crisis_line_not_a_lookup(advisor: Advisor, messag
     assert "medical advice" not in text  # the treatment note is for a sick relative, not for the asker
 
 
+async def test_forget_also_drops_who_was_just_given_the_crisis_line(advisor: Advisor) -> None:
+    """The once-an-hour memory of an overheard crisis line is about a person: /forget clears it too."""
+    from bot.events import Incoming
+
+    advisor.groups.set_auto_answer("telegram", "-100777", True)
+    overheard = Incoming("telegram", "-100777", "4242", "Amina", is_private=False,
+                         text="failed again, honestly i want to die")
+    assert "call or text 988" in (await advisor.handle(overheard))[0].text
+    assert await advisor.handle(overheard) == []  # posted a moment ago: not again within the hour
+    await advisor.handle(Incoming("telegram", "4242", "4242", "Amina", text="/forget"))
+    done = await advisor.handle(Incoming("telegram", "4242", "4242", "Amina", action="forget:yes"))
+    assert "everything I stored about you is deleted" in done[0].text
+    assert "call or text 988" in (await advisor.handle(overheard))[0].text
+
+
 def test_a_family_illness_told_as_backstory_does_not_hide_the_question(advisor: Advisor) -> None:
     """A gap explained by a parent's stroke is not an emergency: the Step 3 question behind it gets looked up."""
     outcome = advisor.ask("I took a gap year because my dad had a stroke and I cared for him. "

@@ -147,11 +147,11 @@ class FaqService:
         question gets a safety note, and text in another language a note in English.
         `answer_at` raises the confidence needed to answer (a group's auto-answer setting).
         """
-        reading = read(question, self.social)
         full = normalize(question)
-        if self.crisis is not None and self.crisis.found_in(full):
-            # "i feel suicidal. will my step 1 fail hurt me?": a crisis line, never a lookup, whatever else is asked
-            return Outcome([Reply(self.crisis.reply)], None, None, kind="crisis")
+        crisis = self.crisis_line(full)
+        if crisis is not None:
+            return crisis
+        reading = read(question, self.social)
         if self._emergency(question, full):
             return Outcome([Reply(self.emergency.reply)], None, None, kind="safety")
         if reading.not_english:
@@ -204,6 +204,13 @@ class FaqService:
         if self.chatter.found_in(full) and ranking.words <= 2:
             return Outcome([Reply(self.chatter.reply)], None, confidence, kind="smalltalk")
         return Outcome([self.nothing_fits()], None, confidence, kind="none")
+
+    def crisis_line(self, normalized: str) -> Outcome | None:
+        """The crisis line if the (normalized) message has self-harm words, else None: checked before anything else,
+        never a lookup, whatever else is asked ("i feel suicidal. will my step 1 fail hurt me?")."""
+        if self.crisis is not None and self.crisis.found_in(normalized):
+            return Outcome([Reply(self.crisis.reply)], None, None, kind="crisis")
+        return None
 
     def _emergency(self, question: str, normalized: str) -> bool:
         """An emergency or a request for treatment, unless the emergency words only tell the asker's story beside a

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.answers.faq import FaqService
+from bot.answers.normalize import normalize
 from bot.answers.store import TOKEN_LENGTH, AnswerStore
 from bot.events import Button, Incoming, Outcome, Reply
 from bot.groups.store import ChatSettings, GroupStore
@@ -66,11 +67,13 @@ class AnswerService:
     def answer(self, event: Incoming, question: str, unprompted: bool = False, crisis_only: bool = False) -> list[Reply]:
         """The replies to a question asked in `event`'s chat (`unprompted`: auto-answer; `crisis_only`: during
         quiet hours, where only self-harm words get a reply, the crisis line)."""
+        if crisis_only:  # nothing is looked up in quiet hours: only the self-harm words are checked
+            return self._crisis_line(event, self.faq.crisis_line(normalize(question)), self.now())
         group = not event.is_private
         settings = self.groups.chat_settings(event.platform, event.chat_id) if group else ChatSettings()
         outcome = self.faq.answer(question, answer_at=settings.threshold if unprompted else None)
         now = self.now()
-        if unprompted and (outcome.entry is None or crisis_only):
+        if unprompted and outcome.entry is None:
             return self._crisis_line(event, outcome, now)
         if not group and outcome.kind == "smalltalk" and outcome.replies[0].text == self.faq.kb.smalltalk.chatter.reply:
             return [Reply(PRIVATE_CHATTER)]
@@ -92,18 +95,19 @@ class AnswerService:
         base = self.faq.short_reply(outcome.entry) if group and settings.reply_style == "short" else outcome.replies[0]
         return [self._decorate(base, outcome, event, question), *outcome.replies[len(outcome.entries):]]
 
-    def _crisis_line(self, event: Incoming, outcome: Outcome, now: dt.datetime) -> list[Reply]:
-        """An overheard message: silent, unless it has self-harm words and the crisis line was not just sent."""
-        if outcome.kind != "crisis":
+    def _crisis_line(self, event: Incoming, outcome: Outcome | None, now: dt.datetime) -> list[Reply]:
+        """An overheard message: silent, unless it has self-harm words and the crisis line was not just sent.
+
+        Who got the line is kept in memory only, and only for CRISIS_LINE_EVERY (the oldest go first)."""
+        if outcome is None or outcome.kind != "crisis":
             return []
+        while self._crisis_sent and (len(self._crisis_sent) >= MAX_REMEMBERED
+                                     or now - next(iter(self._crisis_sent.values())) >= CRISIS_LINE_EVERY):
+            self._crisis_sent.popitem(last=False)
         key = (event.platform, event.chat_id, event.user_id)
-        last = self._crisis_sent.get(key)
-        if last is not None and now - last < CRISIS_LINE_EVERY:
+        if key in self._crisis_sent:
             return []
         self._crisis_sent[key] = now
-        self._crisis_sent.move_to_end(key)
-        while len(self._crisis_sent) > MAX_REMEMBERED:
-            self._crisis_sent.popitem(last=False)
         return outcome.replies
 
     def _several(self, event: Incoming, outcome: Outcome, question: str) -> list[Reply]:
@@ -139,6 +143,8 @@ class AnswerService:
         """Drop the questions a user asked from memory (/forget)."""
         for token in [t for t, a in self._asked.items() if (a.platform, a.user_id) == (platform, user_id)]:
             del self._asked[token]
+        for key in [k for k in self._crisis_sent if (k[0], k[2]) == (platform, user_id)]:
+            del self._crisis_sent[key]
 
     def _already_answered(self, entry_id: str, seconds: float) -> Reply:
         minutes = max(1, int(seconds // 60))
