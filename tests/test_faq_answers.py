@@ -166,6 +166,12 @@ def test_out_of_scope_questions_are_declined_politely(advisor: Advisor, question
     assert "outside what I can help with" in outcome.replies[0].text
 
 
+def test_a_spouse_who_is_a_nurse_is_a_visa_question_not_a_nursing_career_one(advisor: Advisor) -> None:
+    """"work as a nurse" once declined anything that said it; a J-2 spouse's work is what the family entry covers."""
+    assert advisor.ask("can my wife work as a nurse on J2 visa").entry == "j1-family"
+    assert advisor.ask("my husband is a nurse, can he work on J2 while I do residency on J1?").entry == "j1-family"
+
+
 def test_a_question_its_backstory_agrees_with_is_answered_a_little_less_sure(advisor: Advisor,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """"I'm in the US on H-4 because my husband works in IT ... can I do residency?": the question sentence alone
