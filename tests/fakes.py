@@ -11,6 +11,8 @@ from bot.groups.throttle import Limits
 from bot.reminders.scheduler import Delivery
 
 TEST_LIMITS = Limits(per_user="10000/minute", per_chat="10000/minute", cooldown_minutes=10)
+KNOWLEDGE_TODAY = dt.date(2026, 12, 8)
+"""The day tests check the shipped knowledge base on: not before its latest review date (a later one is an error)."""
 """Scenarios type faster than any person; rate limits have tests of their own."""
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(minute|min|hour|h|day|d|week|w)s?\s*$", re.IGNORECASE)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from bot.answers.faq import FaqService
 from bot.answers.store import AnswerStore
 from bot.database import Database
 from bot.knowledge import KnowledgeBase
+from tests.fakes import KNOWLEDGE_TODAY
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -46,6 +46,6 @@ def test_the_page_shows_misses_votes_reviews_timeline_and_calibration(tmp_path: 
 
 
 def test_the_page_renders_with_an_empty_database_and_no_labels(tmp_path: Path, kb: KnowledgeBase) -> None:
-    page = write_page(tmp_path, FaqService(kb), PageData([], [], None), today=dt.date(2026, 12, 7))
+    page = write_page(tmp_path, FaqService(kb), PageData([], [], None), today=KNOWLEDGE_TODAY)
     html = page.read_text(encoding="utf-8")
     assert "(nothing recorded yet)" in html and "No labelled question set" in html

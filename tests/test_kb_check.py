@@ -12,6 +12,7 @@ from adapters.cli import main
 from bot.config import bundled_knowledge_dir
 from bot.knowledge import check_knowledge, load_knowledge
 from bot.knowledge.yamlsource import KnowledgeError
+from tests.fakes import KNOWLEDGE_TODAY
 
 ENTRY = """\
 - id: {id}
@@ -39,7 +40,7 @@ def write(kb_dir: Path, name: str, text: str) -> None:
     (kb_dir / "faq" / name).write_text(text, encoding="utf-8")
 
 
-def problems_of(kb_dir: Path, today: dt.date = dt.date(2026, 12, 7)) -> list[str]:
+def problems_of(kb_dir: Path, today: dt.date = KNOWLEDGE_TODAY) -> list[str]:
     kb, problems = check_knowledge(kb_dir, today)
     return [str(p) for p in problems]
 
@@ -91,7 +92,7 @@ def test_colliding_questions_of_two_entries(kb_copy: Path) -> None:
 def test_old_reviews_are_a_warning_not_an_error(kb_copy: Path) -> None:
     write(kb_copy, "zz.yaml", ENTRY.format(id="zz-one", title="Zed one", q1="zed alpha question",
                                            q2="zed beta question").replace("2026-11-01", "2024-01-01"))
-    kb, problems = check_knowledge(kb_copy, dt.date(2026, 12, 7))
+    kb, problems = check_knowledge(kb_copy, KNOWLEDGE_TODAY)
     assert kb is not None
     assert [str(p) for p in problems] == [
         "faq/zz.yaml:10: warning: reviewed 2024-01-01 is over 12 months ago; check the facts again"]
@@ -126,7 +127,7 @@ def test_duplicate_yaml_keys_are_reported(kb_copy: Path) -> None:
 def test_a_fee_without_its_year_is_a_warning(kb_copy: Path) -> None:
     text = ENTRY.format(id="zz-one", title="Zed one", q1="zed alpha question", q2="zed beta question")
     write(kb_copy, "zz.yaml", text.replace("An answer.", "It costs $150 per month."))
-    kb, problems = check_knowledge(kb_copy, dt.date(2026, 12, 7))
+    kb, problems = check_knowledge(kb_copy, KNOWLEDGE_TODAY)
     assert kb is not None
     assert [str(p) for p in problems] == [
         "faq/zz.yaml:7: warning: answer quotes a fee but no year: say which year (or 'undated') it is for"]

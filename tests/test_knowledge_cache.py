@@ -12,8 +12,7 @@ import bot
 from bot.config import bundled_knowledge_dir
 from bot.knowledge import cache, load_knowledge
 from bot.knowledge.yamlsource import KnowledgeError
-
-TODAY = dt.date(2026, 12, 7)
+from tests.fakes import KNOWLEDGE_TODAY as TODAY
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from bot.events import Incoming
 from bot.knowledge import KnowledgeBase, check_knowledge, load_knowledge
 from bot.knowledge.currency import review_due
 from bot.markup import to_plain
-from tests.fakes import TEST_LIMITS, FakeClock
+from tests.fakes import KNOWLEDGE_TODAY, TEST_LIMITS, FakeClock
 
 TODAY = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +86,7 @@ def test_an_entry_past_its_valid_until_warns_the_maintainer_and_the_user(kb_copy
     text = path.read_text(encoding="utf-8")
     first = text.index("  reviewed:")
     path.write_text(text[:first] + "  valid_until: 2026-06-30\n" + text[first:], encoding="utf-8")
-    kb, problems = check_knowledge(kb_copy, dt.date(2026, 12, 7))
+    kb, problems = check_knowledge(kb_copy, KNOWLEDGE_TODAY)
     warnings = [str(p) for p in problems if "valid_until 2026-06-30" in str(p)]
     assert len(warnings) == 1 and re.match(r"faq/costs\.yaml:\d+: warning: valid_until", warnings[0])
     entry = next(e for e in kb.entries.values() if e.valid_until == dt.date(2026, 6, 30))
@@ -98,14 +98,14 @@ def test_an_empty_calendar_ahead_is_one_error_naming_the_file(kb_copy: Path) -> 
     (kb_copy / "deadlines.yaml").write_text(
         "- id: old-one\n  title: A past date\n  when: 2025-03-21T12:00\n  timezone: America/New_York\n"
         "  cycle: 2025 Match\n  source: {title: NRMP, url: 'https://www.nrmp.org/'}\n", encoding="utf-8")
-    kb, problems = check_knowledge(kb_copy, dt.date(2026, 12, 7))
+    kb, problems = check_knowledge(kb_copy, KNOWLEDGE_TODAY)
     errors = [str(p) for p in problems if p.severity == "error"]
     assert kb is None and len(errors) == 1
     assert errors[0].startswith("deadlines.yaml:1: error: no date in the next six months")
 
 
 def test_kb_due_lists_what_needs_review_soonest_first(kb: KnowledgeBase) -> None:
-    items = review_due(kb.entries, kb.deadlines, dt.date(2026, 12, 7))
+    items = review_due(kb.entries, kb.deadlines, KNOWLEDGE_TODAY)
     assert [i.when for i in items] == sorted(i.when for i in items)
     assert {i.what for i in items} == {"entry", "deadline"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import shutil
 from pathlib import Path
@@ -21,8 +20,8 @@ from bot.knowledge import check_knowledge, load_knowledge, similar
 from bot.knowledge.loader import COLLISION_SCORE
 from bot.knowledge.similar import similar_pairs
 from bot.knowledge.yamlsource import FastLoader, PureLoader, YamlDoc, load
+from tests.fakes import KNOWLEDGE_TODAY as TODAY
 
-TODAY = dt.date(2026, 12, 7)
 SHIPPED = sorted(bundled_knowledge_dir().rglob("*.yaml"))
 
 
