@@ -37,7 +37,7 @@ class SettingsService:
             f"• Auto-answer confident matches without a mention: {'on' if s.auto_answer else 'off'} "
             f"(confidence needed: {level})",
             f"• Members may post reminders to the group: {'yes' if s.members_remind else 'no, admins only'}",
-            f"• Quiet hours (no unprompted posts): {escape(quiet)}",
+            f"• Quiet hours (nothing unprompted but the crisis line): {escape(quiet)}",
             f"• Answers in the group: {'short, details in private' if s.reply_style == 'short' else 'full'}",
             f"• Keep unanswered questions, without names, to improve the bot: {'on' if s.record_misses else 'off'}",
             "",
