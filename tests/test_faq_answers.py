@@ -166,6 +166,19 @@ def test_out_of_scope_questions_are_declined_politely(advisor: Advisor, question
     assert "outside what I can help with" in outcome.replies[0].text
 
 
+def test_a_school_without_wfme_recognized_accreditation_is_not_told_it_is_ineligible(advisor: Advisor) -> None:
+    """ECFMG's news of 2023-12-22: the accreditation policy only reports; the entry once said it was required."""
+    outcome = advisor.ask("my school is not wfme recognized, can i still get ecfmg certified")
+    assert outcome.entry == "wfme-accreditation"
+    assert "It is not a requirement today" in outcome.replies[0].text
+
+
+def test_a_january_step_3_is_warned_its_score_may_come_after_the_rank_list_deadline(advisor: Advisor) -> None:
+    outcome = advisor.ask("when do step 3 results come if i test in january")
+    assert outcome.entry == "step3-score-timing"
+    assert "test in December" in outcome.replies[0].text
+
+
 def test_a_spouse_who_is_a_nurse_is_a_visa_question_not_a_nursing_career_one(advisor: Advisor) -> None:
     """"work as a nurse" once declined anything that said it; a J-2 spouse's work is what the family entry covers."""
     assert advisor.ask("can my wife work as a nurse on J2 visa").entry == "j1-family"
