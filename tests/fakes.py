@@ -11,9 +11,9 @@ from bot.groups.throttle import Limits
 from bot.reminders.scheduler import Delivery
 
 TEST_LIMITS = Limits(per_user="10000/minute", per_chat="10000/minute", cooldown_minutes=10)
+"""Scenarios type faster than any person; rate limits have tests of their own."""
 KNOWLEDGE_TODAY = dt.date(2026, 12, 8)
 """The day tests check the shipped knowledge base on: not before its latest review date (a later one is an error)."""
-"""Scenarios type faster than any person; rate limits have tests of their own."""
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(minute|min|hour|h|day|d|week|w)s?\s*$", re.IGNORECASE)
 _UNITS = {"minute": 60, "min": 60, "hour": 3600, "h": 3600, "day": 86400, "d": 86400, "week": 604800, "w": 604800}
