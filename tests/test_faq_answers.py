@@ -179,6 +179,13 @@ def test_a_january_step_3_is_warned_its_score_may_come_after_the_rank_list_deadl
     assert "test in December" in outcome.replies[0].text
 
 
+@pytest.mark.parametrize("question", ["should i send thank you email after the interview",
+                                      "thank u mail to all faculty after interview or not needed?"])
+def test_a_thank_you_email_after_an_interview_gets_the_post_interview_entry(advisor: Advisor, question: str) -> None:
+    """"thank you" was once set aside as politeness, leaving "should i send email ..." to match anything."""
+    assert advisor.ask(question).entry == "post-interview-contact"
+
+
 def test_a_spouse_who_is_a_nurse_is_a_visa_question_not_a_nursing_career_one(advisor: Advisor) -> None:
     """"work as a nurse" once declined anything that said it; a J-2 spouse's work is what the family entry covers."""
     assert advisor.ask("can my wife work as a nurse on J2 visa").entry == "j1-family"

@@ -141,6 +141,12 @@ def test_an_abbreviation_that_is_also_thanks_is_thanks_only_when_nothing_is_aske
     assert "ty" in read("is ty good for img before IM?", social).question
 
 
+def test_a_thank_you_email_is_something_asked_about_not_politeness() -> None:
+    reading = read("Hi, should I send a thank you email to the PD after my interview? Thanks!", SOCIAL)
+    assert reading.social == {"greeting", "thanks"}
+    assert reading.question == "should I send a thank you email to the PD after my interview?"
+
+
 def test_skipping_groups_whose_first_words_begin_no_word_removes_what_searching_them_all_removes() -> None:
     phrases = {"greeting": ["hi", "hello", "good morning", "assalam o alaikum"], "thanks": ["thanks", "thank you", "ty"],
                "chatter": ["lol", "bye", "see you"]}

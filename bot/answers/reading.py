@@ -260,11 +260,16 @@ _WORD = re.compile(r"[A-Za-z0-9_']+")
 """A word as the social patterns' edges see one in ASCII text (their `[\\w']`)."""
 
 
+_NAMED_THINGS = r"e-?mails?|mails?|notes?|letters?|messages?|msgs?|cards?|calls?|gifts?|texts?"
+"""Words after which a greeting or thanks is part of a question, not politeness: "a thank you email", "a hi message"."""
+
+
 def _social_pattern(phrases: list[str]) -> re.Pattern[str]:
-    """The phrases with their usual companions: "hi sir", "thank you so much in advance", "good morning all"."""
+    """The phrases with their usual companions: "hi sir", "thank you so much in advance", "good morning all";
+    not a phrase that names a thing ("should I send a thank you email?", `_NAMED_THINGS`)."""
     alternatives = "|".join(r"\s*".join(re.escape(part) for part in w.split()) for w in phrases)
     return re.compile(
-        rf"(?<![\w'])(?:{alternatives})(?:\s+(?:so much|very much|a lot|in advance|sir|mam|madam|maam|"
+        rf"(?<![\w'])(?:{alternatives})(?!\s*(?:{_NAMED_THINGS})(?![\w']))(?:\s+(?:so much|very much|a lot|in advance|sir|mam|madam|maam|"
         rf"doctors?|docs?|dr|drs|all|everyone|everybody|guys|friends|folks|people|seniors|colleagues|members|brothers?|sisters?|bro|dear|team|again|for (?:your|the) "
         rf"(?:help|time|answer|reply)|for helping))*(?![\w'])[\s,.!:;-]*",
         re.IGNORECASE)
