@@ -12,6 +12,7 @@ from bot.answers.evaluation import Label, evaluate, grade, load_labels, load_que
 from bot.answers import faq as faq_module
 from bot.answers.faq import FaqService
 from bot.config import bundled_knowledge_dir
+from bot.events import Incoming
 from bot.knowledge import load_knowledge
 from tests.eval_sets import FITTED, OUTSIDE, REAL_DEV, LabelledSet
 
@@ -104,8 +105,6 @@ def test_self_harm_words_get_a_crisis_line_not_a_lookup(advisor: Advisor, messag
 
 async def test_forget_also_drops_who_was_just_given_the_crisis_line(advisor: Advisor) -> None:
     """The once-an-hour memory of an overheard crisis line is about a person: /forget clears it too."""
-    from bot.events import Incoming
-
     advisor.groups.set_auto_answer("telegram", "-100777", True)
     overheard = Incoming("telegram", "-100777", "4242", "Amina", is_private=False,
                          text="failed again, honestly i want to die")
